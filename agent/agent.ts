@@ -1,0 +1,98 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkOptions, ConfigError, readEnv, type Config, type ConfigureOptions } from './config';
+import { register } from './custom';
+import { debug } from './debug';
+import { checkInheritedAtStartup } from './doors';
+import { installPatches, uninstallPatches, type Patch } from './patching';
+import { databases, disconnectAll } from './registry';
+import { applySettings, settings } from './settings';
+import { kAgent } from './symbols';
+import { ForkSafetyError, onViolation, violations } from './violations';
+
+/** What the first copy of forksafe loaded into a process shares with every other copy. */
+export interface AgentApi {
+  readonly version: string;
+  /** Where this copy lives, for the debug line of a second copy. */
+  readonly loadedFrom: string;
+  databases: typeof databases;
+  disconnectAll: typeof disconnectAll;
+  register: typeof register;
+  configure(options: ConfigureOptions): Readonly<Config>;
+  violations: typeof violations;
+  onViolation: typeof onViolation;
+  ForkSafetyError: typeof ForkSafetyError;
+}
+
+// dist/agent/agent.js -> the package's own package.json.
+const VERSION: string = (() => {
+  try {
+    return JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+
+let patches: readonly Patch[] = [];
+
+function configure(options: ConfigureOptions): Readonly<Config> {
+  const o = checkOptions(options);
+  const before = settings();
+  const next: Config = {
+    ...before,
+    ...(o.mode !== undefined && { mode: o.mode }),
+    ...(o.onFork !== undefined && { onFork: o.onFork }),
+    ...(o.report !== undefined && { report: o.report ?? undefined }),
+  };
+  applySettings(next);
+  if (before.mode === 'off' && next.mode !== 'off') installPatches(patches);
+  if (before.mode !== 'off' && next.mode === 'off') uninstallPatches();
+  debug('configured: mode=%s onFork=%s report=%s', next.mode, next.onFork, next.report ?? '(none)');
+  return next;
+}
+
+const api: AgentApi = {
+  version: VERSION,
+  loadedFrom: __dirname,
+  databases,
+  disconnectAll,
+  register,
+  configure,
+  violations,
+  onViolation,
+  ForkSafetyError,
+};
+
+export function runningAgent(): AgentApi | undefined {
+  return (globalThis as { [kAgent]?: AgentApi })[kAgent];
+}
+
+/**
+ * Starts the agent in this process, once: a second copy (`-r` twice, two installed
+ * copies) finds the first one's API on the global and stays idle.
+ */
+export function start(allPatches: readonly Patch[]): void {
+  const running = runningAgent();
+  if (running) {
+    debug('already running (forksafe %s from %s): this copy from %s stays idle', running.version, running.loadedFrom, __dirname);
+    return;
+  }
+  let config: Config;
+  try {
+    config = readEnv(process.env);
+    applySettings(config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    // Before the application runs: one line, and a non-zero exit (9, Node's own code for a bad argument).
+    process.stderr.write(`forksafe: ${err.message}\n`);
+    process.exit(9);
+  }
+  (globalThis as { [kAgent]?: AgentApi })[kAgent] = api;
+  patches = allPatches;
+  if (config.mode === 'off') {
+    debug('FORKSAFE_MODE=off: nothing installed');
+    return;
+  }
+  installPatches(patches);
+  checkInheritedAtStartup(start);
+}

@@ -1,0 +1,164 @@
+import { readdirSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { internalError } from './debug';
+import { currentPid, isForkedCopy } from './pid';
+import { allSockets, findSocket, type Found } from './registry';
+import { enabled } from './settings';
+import { addressesOf, socketFd, socketIdentity } from './sockets';
+import { framesOf, userSite } from './stacks';
+import { violate, type Incident } from './violate';
+import { ForkSafetyError, type ViolationKind } from './violations';
+
+// The doors through which a database socket reaches a second process. Patches call these
+// from their wrappers; each returns normally when nothing is wrong, throws ForkSafetyError
+// in strict mode, and keeps any error of its own away from the application.
+
+function door(where: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ForkSafetyError) throw err;
+    internalError(where, err);
+  }
+}
+
+function incidentOf(kind: ViolationKind, api: string, found: Found, what: string): Incident {
+  const { entry, socket } = found;
+  const o = entry.object();
+  return {
+    kind,
+    api,
+    driver: entry.adapter.driver,
+    target: o ? entry.adapter.target(o) : '<unknown>',
+    socket: addressesOf(socket.socket),
+    openedAt: framesOf(socket.openedAt ?? entry.openedAt),
+    what,
+  };
+}
+
+/** `subprocess.send(msg, handle)`, `worker.send(...)`, `process.send(...)`. */
+export function checkSend(api: string, handle: unknown, skip: Function): void {
+  if (handle === null || typeof handle !== 'object' || !enabled()) return;
+  door('checkSend', () => {
+    const found = findSocket(handle);
+    if (found) violate(incidentOf('handle-transfer', api, found, 'A database socket was handed to another process'), skip);
+  });
+}
+
+/** The `stdio` option of every spawn: a tracked socket, or its descriptor number. */
+export function checkStdio(api: string, stdio: unknown, skip: Function): void {
+  if (!Array.isArray(stdio) || !enabled()) return;
+  door('checkStdio', () => {
+    for (const item of stdio) {
+      if (typeof item !== 'number' && (item === null || typeof item !== 'object')) continue;
+      const found = findSocket(item);
+      if (found) violate(incidentOf('stdio-inherit', api, found, 'A database socket was put in the stdio of a child process'), skip);
+    }
+  });
+}
+
+/** A query (or any command) on a connection: was it opened by another process? */
+export function checkUse(api: string, openedPid: number | undefined, find: () => Found | undefined, skip: Function): void {
+  // The fast path is one getppid(): false in every process that was not made by fork(2).
+  if (openedPid === undefined || !isForkedCopy() || !enabled()) return;
+  door('checkUse', () => {
+    const pid = currentPid();
+    if (openedPid === pid) return;
+    const found = find();
+    if (!found) return;
+    violate(incidentOf('foreign-pid-use', api, found, `A database connection opened in pid ${openedPid} was used in pid ${pid}`), skip);
+  });
+}
+
+// What a child is told about its parent's database sockets, in FORKSAFE_PARENT_SOCKETS:
+// identities and addresses only, never a password or a connection string.
+export const MANIFEST_ENV = 'FORKSAFE_PARENT_SOCKETS';
+
+interface ManifestSocket {
+  /** `dev:ino` of the socket: equal in the child exactly when it holds the same socket. */
+  id: string;
+  driver: string;
+  target: string;
+  local: string;
+  remote: string;
+  openedAt: string;
+}
+
+interface Manifest {
+  pid: number;
+  sockets: ManifestSocket[];
+}
+
+export function buildManifest(): string | undefined {
+  const sockets: ManifestSocket[] = [];
+  for (const found of allSockets()) {
+    const fd = socketFd(found.socket.socket);
+    const id = fd === undefined ? undefined : socketIdentity(fd);
+    if (id === undefined) continue;
+    const o = found.entry.object();
+    sockets.push({
+      id,
+      driver: found.entry.adapter.driver,
+      target: o ? found.entry.adapter.target(o) : '<unknown>',
+      ...addressesOf(found.socket.socket),
+      openedAt: userSite(framesOf(found.socket.openedAt ?? found.entry.openedAt)),
+    });
+  }
+  return sockets.length ? JSON.stringify({ pid: currentPid(), sockets } satisfies Manifest) : undefined;
+}
+
+let parentSockets: Manifest | undefined;
+
+function inheritedIncident(s: ManifestSocket, parent: number, api: string, how: string): Incident {
+  return {
+    kind: 'inherited-socket',
+    api,
+    driver: s.driver,
+    target: s.target,
+    socket: { local: s.local, remote: s.remote },
+    openedAt: `    at ${s.openedAt} (in parent pid ${parent})`,
+    what: `This process (pid ${currentPid()}) ${how} a database connection of its parent (pid ${parent})`,
+  };
+}
+
+function openDescriptors(): number[] {
+  for (const dir of ['/proc/self/fd', '/dev/fd']) {
+    try {
+      return readdirSync(dir).map(Number).filter((n) => Number.isInteger(n));
+    } catch {
+      // try the next place
+    }
+  }
+  return [];
+}
+
+/** At start-up in a child: does it hold a database socket of its parent? */
+export function checkInheritedAtStartup(skip: Function): void {
+  const text = process.env[MANIFEST_ENV];
+  if (text === undefined) return;
+  // Read once: our own children get a manifest of our sockets, not of our parent's.
+  delete process.env[MANIFEST_ENV];
+  door('checkInheritedAtStartup', () => {
+    parentSockets = JSON.parse(text) as Manifest;
+    if (!enabled()) return;
+    const byId = new Map(parentSockets.sockets.map((s) => [s.id, s]));
+    for (const fd of openDescriptors()) {
+      const id = socketIdentity(fd);
+      const s = id === undefined ? undefined : byId.get(id);
+      if (s) violate(inheritedIncident(s, parentSockets.pid, 'process start-up', `inherited at start-up, on fd ${fd},`), skip);
+    }
+  });
+}
+
+/** A handle a child received over IPC: is it one of its parent's database sockets? */
+export function checkReceived(handle: unknown, skip: Function): void {
+  if (!parentSockets || handle === null || typeof handle !== 'object' || !enabled()) return;
+  door('checkReceived', () => {
+    const socket = handle as Socket;
+    const fd = socketFd(socket);
+    const id = fd === undefined ? undefined : socketIdentity(fd);
+    const { local, remote } = addressesOf(socket);
+    const s = parentSockets!.sockets.find((p) => p.id === id || (local !== '' && p.local === local && p.remote === remote));
+    if (s) violate(inheritedIncident(s, parentSockets!.pid, "process.on('message')", 'received over IPC'), skip);
+  });
+}

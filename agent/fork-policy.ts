@@ -1,0 +1,41 @@
+import { performance } from 'node:perf_hooks';
+import { debug, guard } from './debug';
+import { databases, disconnectAll } from './registry';
+import { reportPath, writeRecord } from './report';
+import { enabled, settings } from './settings';
+
+export type ForkApi = 'cluster.fork' | 'child_process.fork';
+
+// cluster.fork may or may not go through child_process.fork (Node's cluster primary keeps
+// its own reference to fork, taken when cluster loaded), so both are wrapped and the
+// outermost call does the work: once per fork.
+let forking = false;
+
+/**
+ * Runs the pre-fork step (the registry-wide idle disconnect, unless onFork is 'keep'),
+ * then the fork itself; its errors reach the caller untouched.
+ */
+export function aroundFork<T>(api: ForkApi, fork: () => T, childPid: (child: T) => number | undefined): T {
+  if (forking || !enabled()) return fork();
+  forking = true;
+  try {
+    const start = performance.now();
+    const pre =
+      settings().onFork === 'disconnect'
+        ? guard('disconnectAll before fork', disconnectAll, undefined)
+        : undefined;
+    const ms = Math.round((performance.now() - start) * 1000) / 1000;
+    if (pre) debug('before %s: %d pools, %d closed, %d kept, %d ms', api, pre.pools, pre.closed, pre.kept, ms);
+    else debug('before %s: nothing closed (FORKSAFE_ON_FORK=%s)', api, settings().onFork);
+    const child = fork();
+    if (reportPath() !== undefined) {
+      guard('fork record', () => {
+        const kept = pre ? pre.kept : databases().reduce((n, d) => n + d.total, 0);
+        writeRecord({ type: 'fork', api, childPid: childPid(child), pools: pre?.pools ?? 0, closed: pre?.closed ?? 0, kept, ms, onFork: settings().onFork });
+      }, undefined);
+    }
+    return child;
+  } finally {
+    forking = false;
+  }
+}

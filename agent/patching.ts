@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { join, sep } from 'node:path';
+import { Hook } from 'require-in-the-middle';
+import { debug, internalError } from './debug';
+import { satisfies } from './versions';
+
+/** A patch of one Node builtin (`child_process`, `cluster`) or of `process`. */
+export interface BuiltinPatch {
+  readonly builtin: string;
+  patch(exports: any): void;
+  unpatch(exports: any): void;
+}
+
+/** A patch of one file of an npm package, applied when the application requires it. */
+export interface ModulePatch {
+  /** The npm package, e.g. `pg`. */
+  readonly package: string;
+  /** The file inside it, e.g. `lib/client.js`; omitted for the package's main export. */
+  readonly file?: string;
+  /** Supported versions of the package, e.g. `>=8 <9`; other versions are left alone. */
+  readonly versions: string;
+  /** Patches the exports in place, or returns what the application should get instead. */
+  patch(exports: any): any;
+  unpatch(exports: any): void;
+}
+
+export type Patch = BuiltinPatch | ModulePatch;
+
+function isBuiltin(p: Patch): p is BuiltinPatch {
+  return 'builtin' in p;
+}
+
+function idOf(p: ModulePatch): string {
+  return p.file ? `${p.package}/${p.file}` : p.package;
+}
+
+const versionCache = new Map<string, string | undefined>();
+
+function versionAt(basedir: string): string | undefined {
+  if (!versionCache.has(basedir)) {
+    let version: string | undefined;
+    try {
+      version = JSON.parse(readFileSync(join(basedir, 'package.json'), 'utf8')).version;
+    } catch {
+      version = undefined;
+    }
+    versionCache.set(basedir, version);
+  }
+  return versionCache.get(basedir);
+}
+
+interface Applied {
+  patch: Patch;
+  exports: any;
+  label: string;
+}
+
+// What is patched now, and every package export ever patched: switching the agent off
+// and on again re-patches modules the application already holds.
+let active: Applied[] = [];
+const remembered: Applied[] = [];
+let hook: Hook | undefined;
+const patchedNow = new WeakMap<object, Set<Patch>>();
+
+function apply(patch: Patch, exports: any, label: string): any {
+  if (exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) return exports;
+  const done = patchedNow.get(exports) ?? new Set<Patch>();
+  if (done.has(patch)) return exports;
+  try {
+    const replaced = patch.patch(exports);
+    const result = replaced === undefined ? exports : replaced;
+    for (const o of new Set([exports, result])) {
+      const set = patchedNow.get(o) ?? new Set<Patch>();
+      set.add(patch);
+      patchedNow.set(o, set);
+    }
+    const record = { patch, exports: result, label };
+    active.push(record);
+    if (!isBuiltin(patch) && !remembered.some((r) => r.patch === patch && r.exports === result)) remembered.push(record);
+    debug('patched %s', label);
+    return result;
+  } catch (err) {
+    // A patch that fails leaves the module as the application would have had it.
+    internalError(`patch ${label}`, err);
+    return exports;
+  }
+}
+
+/** Applies every patch: builtins now, packages as the application requires them. */
+export function installPatches(patches: readonly Patch[]): void {
+  for (const p of patches) {
+    if (!isBuiltin(p)) continue;
+    const exports = p.builtin === 'process' ? process : require(`node:${p.builtin}`);
+    apply(p, exports, p.builtin);
+  }
+  // ESM named imports of builtins (`import { fork } from 'node:child_process'`) read a copy.
+  syncBuiltinESMExports();
+  for (const r of remembered) apply(r.patch, r.exports, r.label);
+  const modules = patches.filter((p): p is ModulePatch => !isBuiltin(p));
+  if (modules.length === 0 || hook) return;
+  const byId = new Map<string, ModulePatch[]>();
+  for (const p of modules) byId.set(idOf(p), [...(byId.get(idOf(p)) ?? []), p]);
+  const packages = [...new Set(modules.map((p) => p.package))];
+  const rangesOf = (pkg: string) => modules.filter((p) => p.package === pkg).map((p) => p.versions);
+  const outside = new Set<string>();
+  // internals: the drivers' own requires of their files are seen from CJS and ESM apps alike.
+  hook = new Hook(packages, { internals: true }, (exports: any, name: string, basedir?: string) => {
+    const id = sep === '/' ? name : name.split(sep).join('/');
+    const candidates = byId.get(id);
+    if (!candidates || basedir === undefined) return exports;
+    const version = versionAt(basedir);
+    let result = exports;
+    for (const p of candidates) {
+      if (version === undefined || !satisfies(version, p.versions)) {
+        // A file patch for another layout of the same package is not news; a package
+        // outside every declared range is, once.
+        const ranges = rangesOf(p.package);
+        if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(basedir)) {
+          outside.add(basedir);
+          debug('%s %s at %s is outside the supported versions (%s): left alone', p.package, version ?? '(no version)', basedir, ranges.join(' or '));
+        }
+        continue;
+      }
+      result = apply(p, result, `${id} ${version}`);
+    }
+    return result;
+  });
+}
+
+/** Undoes every patch, where our wrapper is still the one in place. */
+export function uninstallPatches(): void {
+  hook?.unhook();
+  hook = undefined;
+  for (const { patch, exports, label } of active.reverse()) {
+    try {
+      patch.unpatch(exports);
+      patchedNow.get(exports)?.delete(patch);
+      debug('unpatched %s', label);
+    } catch (err) {
+      internalError(`unpatch ${label}`, err);
+    }
+  }
+  active = [];
+  syncBuiltinESMExports();
+}

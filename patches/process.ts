@@ -1,0 +1,30 @@
+import { checkReceived, checkSend } from '../agent/doors';
+import type { BuiltinPatch } from '../agent/patching';
+import { unwrapMethod, wrapMethod } from '../agent/wrap';
+
+// A child with an IPC channel: what it sends up (`process.send(msg, socket)`), and what it
+// receives. Handles arrive through process.emit('message', msg, handle); watching emit
+// rather than adding a 'message' listener keeps the channel unref'd, so the child still
+// exits when it is done.
+export const processPatch: BuiltinPatch = {
+  builtin: 'process',
+  patch(proc: NodeJS.Process) {
+    if (typeof proc.send !== 'function') return;
+    wrapMethod(proc, 'send', (original) =>
+      function send(this: unknown, _message: unknown, handle?: unknown) {
+        if (handle != null) checkSend('process.send', handle, send);
+        return original.apply(this, arguments as any);
+      },
+    );
+    wrapMethod(proc, 'emit', (original) =>
+      function emit(this: unknown, event: unknown, _message?: unknown, handle?: unknown) {
+        if (event === 'message' && handle != null) checkReceived(handle, emit);
+        return original.apply(this, arguments as any);
+      },
+    );
+  },
+  unpatch(proc: NodeJS.Process) {
+    unwrapMethod(proc, 'send');
+    unwrapMethod(proc, 'emit');
+  },
+};
