@@ -51,6 +51,16 @@ function configure(options: ConfigureOptions): Readonly<Config> {
   return next;
 }
 
+/**
+ * Node 20 runs every --require once more inside the thread that --import's module hooks
+ * run in. That thread is a worker with no parentPort (a user's Worker always has one);
+ * Node 22.14+ says so directly with isInternalThread.
+ */
+function inLoaderThread(): boolean {
+  const wt = require('node:worker_threads') as typeof import('node:worker_threads') & { isInternalThread?: boolean };
+  return wt.isInternalThread ?? (!wt.isMainThread && wt.parentPort === null);
+}
+
 const api: AgentApi = {
   version: VERSION,
   loadedFrom: __dirname,
@@ -72,6 +82,10 @@ export function runningAgent(): AgentApi | undefined {
  * copies) finds the first one's API on the global and stays idle.
  */
 export function start(allPatches: readonly Patch[]): void {
+  if (inLoaderThread()) {
+    debug('module loader thread: idle (the application runs in the main thread)');
+    return;
+  }
   const running = runningAgent();
   if (running) {
     debug('already running (forksafe %s from %s): this copy from %s stays idle', running.version, running.loadedFrom, __dirname);

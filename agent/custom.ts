@@ -1,5 +1,4 @@
 import type { Socket } from 'node:net';
-import { currentPid } from './pid';
 import { track, untrack, type Adapter } from './registry';
 import { captureStack } from './stacks';
 
@@ -39,6 +38,6 @@ export function register(resource: Resource): () => void {
   if (typeof resource.disconnect !== 'function') fail('resource.disconnect must be a function');
   if (resource.sockets !== undefined && typeof resource.sockets !== 'function') fail('resource.sockets, when given, must be a function');
   // The app keeps no other reference to an inline resource: hold it strongly until unregistered.
-  track(resource, adapter, currentPid(), captureStack(register), true);
+  track(resource, adapter, process.pid, captureStack(register), true);
   return () => untrack(resource);
 }

@@ -1,7 +1,6 @@
 import { readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { internalError } from './debug';
-import { currentPid, isForkedCopy } from './pid';
 import { allSockets, findSocket, type Found } from './registry';
 import { enabled } from './settings';
 import { addressesOf, socketFd, socketIdentity } from './sockets';
@@ -57,19 +56,6 @@ export function checkStdio(api: string, stdio: unknown, skip: Function): void {
   });
 }
 
-/** A query (or any command) on a connection: was it opened by another process? */
-export function checkUse(api: string, openedPid: number | undefined, find: () => Found | undefined, skip: Function): void {
-  // The fast path is one getppid(): false in every process that was not made by fork(2).
-  if (openedPid === undefined || !isForkedCopy() || !enabled()) return;
-  door('checkUse', () => {
-    const pid = currentPid();
-    if (openedPid === pid) return;
-    const found = find();
-    if (!found) return;
-    violate(incidentOf('foreign-pid-use', api, found, `A database connection opened in pid ${openedPid} was used in pid ${pid}`), skip);
-  });
-}
-
 // What a child is told about its parent's database sockets, in FORKSAFE_PARENT_SOCKETS:
 // identities and addresses only, never a password or a connection string.
 export const MANIFEST_ENV = 'FORKSAFE_PARENT_SOCKETS';
@@ -104,7 +90,7 @@ export function buildManifest(): string | undefined {
       openedAt: userSite(framesOf(found.socket.openedAt ?? found.entry.openedAt)),
     });
   }
-  return sockets.length ? JSON.stringify({ pid: currentPid(), sockets } satisfies Manifest) : undefined;
+  return sockets.length ? JSON.stringify({ pid: process.pid, sockets } satisfies Manifest) : undefined;
 }
 
 let parentSockets: Manifest | undefined;
@@ -117,7 +103,7 @@ function inheritedIncident(s: ManifestSocket, parent: number, api: string, how: 
     target: s.target,
     socket: { local: s.local, remote: s.remote },
     openedAt: `    at ${s.openedAt} (in parent pid ${parent})`,
-    what: `This process (pid ${currentPid()}) ${how} a database connection of its parent (pid ${parent})`,
+    what: `This process (pid ${process.pid}) ${how} a database connection of its parent (pid ${parent})`,
   };
 }
 

@@ -14,8 +14,6 @@ export interface Counts {
 /** One socket a tracked object holds, and what the detection doors need to know of it. */
 export interface TrackedSocket {
   socket: Socket;
-  /** Pid of the process that opened it, when the patch knows. */
-  openedPid?: number;
   /** Where it was opened, when the patch knows better than the owner's own stack. */
   openedAt?: StackHolder;
 }

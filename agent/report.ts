@@ -1,6 +1,5 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { ConfigError } from './config';
-import { currentPid } from './pid';
 
 // Every process of the tree appends to one file. The file is opened with O_APPEND and
 // each record is written by a single write(2), which the kernel applies whole and at the
@@ -34,7 +33,7 @@ export type Record = { type: string } & { [key: string]: unknown };
 export function writeRecord(record: Record): void {
   if (fd === undefined) return;
   const { type, ...rest } = record;
-  const line = JSON.stringify({ v: 1, type, time: new Date().toISOString(), pid: currentPid(), ppid: process.ppid, ...rest }) + '\n';
+  const line = JSON.stringify({ v: 1, type, time: new Date().toISOString(), pid: process.pid, ppid: process.ppid, ...rest }) + '\n';
   const buf = Buffer.from(line);
   let off = 0;
   while (off < buf.length) off += writeSync(fd, buf, off);

@@ -3,7 +3,5 @@
 /** The one key shared by every copy of forksafe loaded into a process: the agent's state lives here. */
 export const kAgent = Symbol.for('forksafe');
 
-/** On a driver connection: the pid of the process that opened it. */
-export const kOpenedPid = Symbol('forksafe.openedPid');
-/** On a driver connection or pool: the stack holder captured where it was opened. */
+/** On a driver connection: the stack holder captured where it was opened. */
 export const kOpenedAt = Symbol('forksafe.openedAt');

@@ -1,5 +1,4 @@
 import { debug } from './debug';
-import { currentPid } from './pid';
 import { writeRecord } from './report';
 import { settings } from './settings';
 import { captureStack, framesOf, userSite } from './stacks';
@@ -25,8 +24,6 @@ const CONSEQUENCE: Record<ViolationKind, string> = {
     'The child holds a copy of the descriptor and Node stops reading it here: the next query on this connection hangs or reads the wrong replies.',
   'inherited-socket':
     'Two processes now hold one database session: whichever speaks first takes the other one\'s replies.',
-  'foreign-pid-use':
-    'A real fork(2) copied the connection: both processes now write to one session, and replies go to whichever reads first.',
 };
 
 const ADVICE = "Open a connection (or a pool) in each process instead (forksafe's README: 'What a shared connection looks like').";
@@ -60,7 +57,7 @@ export function violate(incident: Incident, skip: Function): void {
     site,
     stack,
     openedAt: incident.openedAt,
-    pid: currentPid(),
+    pid: process.pid,
     time: new Date().toISOString(),
   };
   remember(violation);

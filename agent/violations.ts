@@ -1,9 +1,12 @@
 import { channel } from 'node:diagnostics_channel';
 import type { Mode } from './config';
 
-export type ViolationKind = 'handle-transfer' | 'stdio-inherit' | 'inherited-socket' | 'foreign-pid-use';
+// `foreign-pid-use` (a connection used after a real fork(2)) is in the contract but not
+// detected: a fork(2) of a Node 20 process could not be made to survive here, so the
+// door could not be proven (see README, "What forksafe does not catch").
+export type ViolationKind = 'handle-transfer' | 'stdio-inherit' | 'inherited-socket';
 
-export const VIOLATION_KINDS: readonly ViolationKind[] = ['handle-transfer', 'stdio-inherit', 'inherited-socket', 'foreign-pid-use'];
+export const VIOLATION_KINDS: readonly ViolationKind[] = ['handle-transfer', 'stdio-inherit', 'inherited-socket'];
 
 export interface Violation {
   kind: ViolationKind;

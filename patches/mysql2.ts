@@ -1,14 +1,11 @@
 import type { Socket } from 'node:net';
 import { guard } from '../agent/debug';
-import { checkUse } from '../agent/doors';
 import type { ModulePatch } from '../agent/patching';
-import { currentPid } from '../agent/pid';
-import { findSocket, track, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
+import { track, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
 import { enabled } from '../agent/settings';
-import { captureStack, type StackHolder } from '../agent/stacks';
-import { kOpenedAt, kOpenedPid } from '../agent/symbols';
+import { captureStack } from '../agent/stacks';
 import { formatTarget } from '../agent/target';
-import { disguise, unwrapMethod, wrapMethod } from '../agent/wrap';
+import { disguise } from '../agent/wrap';
 import { SUPPORTED } from './supported';
 
 // mysql2. A pool keeps ring queues `_allConnections` and `_freeConnections` (`length`,
@@ -31,8 +28,6 @@ interface MyConnection {
   _fatalError?: unknown;
   _command?: unknown;
   destroy(): void;
-  [kOpenedPid]?: number;
-  [kOpenedAt]?: StackHolder;
 }
 
 interface MyPool {
@@ -52,7 +47,7 @@ function target(c: MyConnection['config']): string {
 }
 
 function socketOf(conn: MyConnection): TrackedSocket | undefined {
-  return conn.stream ? { socket: conn.stream, openedPid: conn[kOpenedPid], openedAt: conn[kOpenedAt] } : undefined;
+  return conn.stream ? { socket: conn.stream } : undefined;
 }
 
 /** destroy() half-closes (stream.end()); the descriptor is then released at once. */
@@ -138,7 +133,7 @@ function factoryPatch(file: string, adapter: Adapter<any>): ModulePatch {
       if (create[kFactory]) return create;
       const tracking = disguise(function (this: unknown) {
         const created = create.apply(this, arguments);
-        if (enabled()) guard(`mysql2 ${file}`, () => track(created, adapter, currentPid(), captureStack(tracking)), undefined);
+        if (enabled()) guard(`mysql2 ${file}`, () => track(created, adapter, process.pid, captureStack(tracking)), undefined);
         return created;
       }, create);
       Object.defineProperty(tracking, kFactory, { value: true });
@@ -149,41 +144,8 @@ function factoryPatch(file: string, adapter: Adapter<any>): ModulePatch {
   };
 }
 
-/**
- * Every command of a connection, the handshake included, goes through addCommand: the
- * first call (from the constructor) records who opened it, later ones check who uses it.
- */
-function connectionPatch(file: string, versions: string): ModulePatch {
-  return {
-    package: 'mysql2',
-    file,
-    versions,
-    patch(Connection: any) {
-      wrapMethod(Connection.prototype, 'addCommand', (original) =>
-        function addCommand(this: MyConnection) {
-          if (this[kOpenedPid] === undefined) {
-            if (enabled()) {
-              this[kOpenedPid] = currentPid();
-              this[kOpenedAt] = captureStack(addCommand);
-            }
-          } else {
-            const self = this;
-            checkUse('Connection.query', this[kOpenedPid], () => findSocket(self.stream), addCommand);
-          }
-          return original.apply(this, arguments as any);
-        },
-      );
-    },
-    unpatch(Connection: any) {
-      unwrapMethod(Connection.prototype, 'addCommand');
-    },
-  };
-}
-
 export const mysql2Patches: ModulePatch[] = [
   factoryPatch('lib/create_pool.js', poolAdapter),
   factoryPatch('lib/create_pool_cluster.js', clusterAdapter),
   factoryPatch('lib/create_connection.js', connectionAdapter),
-  connectionPatch('lib/base/connection.js', SUPPORTED['mysql2 base connection']),
-  connectionPatch('lib/connection.js', SUPPORTED['mysql2 flat connection']),
 ];

@@ -1,12 +1,10 @@
 import type { Socket } from 'node:net';
 import { guard } from '../agent/debug';
-import { checkUse } from '../agent/doors';
 import type { ModulePatch } from '../agent/patching';
-import { currentPid } from '../agent/pid';
-import { findSocket, track, type Adapter, type Closing, type TrackedSocket } from '../agent/registry';
+import { track, type Adapter, type Closing, type TrackedSocket } from '../agent/registry';
 import { enabled } from '../agent/settings';
 import { captureStack, type StackHolder } from '../agent/stacks';
-import { kOpenedAt, kOpenedPid } from '../agent/symbols';
+import { kOpenedAt } from '../agent/symbols';
 import { formatTarget, targetFromUrl, type TargetParts } from '../agent/target';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
 import { SUPPORTED } from './supported';
@@ -26,7 +24,6 @@ interface PgClient {
   _queryable?: boolean;
   _activeQuery?: unknown;
   _queryQueue?: unknown[];
-  [kOpenedPid]?: number;
   [kOpenedAt]?: StackHolder;
 }
 
@@ -44,7 +41,7 @@ interface PgPool {
 
 function socketOf(client: PgClient): TrackedSocket | undefined {
   const socket = client.connection?.stream;
-  return socket ? { socket, openedPid: client[kOpenedPid], openedAt: client[kOpenedAt] } : undefined;
+  return socket ? { socket, openedAt: client[kOpenedAt] } : undefined;
 }
 
 function poolTarget(pool: PgPool): string {
@@ -137,7 +134,7 @@ export const pgPoolPatch: ModulePatch = {
     const Tracked = class extends Pool {
       constructor(...args: any[]) {
         super(...args);
-        if (enabled()) guard('pg pool', () => track(this as unknown as PgPool, poolAdapter, currentPid(), captureStack(Tracked)), undefined);
+        if (enabled()) guard('pg pool', () => track(this as unknown as PgPool, poolAdapter, process.pid, captureStack(Tracked)), undefined);
       }
     };
     Object.defineProperty(Tracked, 'name', { value: Pool.name });
@@ -159,24 +156,15 @@ export const pgClientPatch: ModulePatch = {
       function connect(this: PgClient) {
         if (enabled()) {
           guard('pg connect', () => {
-            this[kOpenedPid] = currentPid();
             this[kOpenedAt] = captureStack(connect);
-            if (!connectingForPool) track(this, clientAdapter, this[kOpenedPid], this[kOpenedAt]);
+            if (!connectingForPool) track(this, clientAdapter, process.pid, this[kOpenedAt]);
           }, undefined);
         }
-        return original.apply(this, arguments as any);
-      },
-    );
-    wrapMethod(Client.prototype, 'query', (original) =>
-      function query(this: PgClient) {
-        const self = this;
-        checkUse('Client.query', this[kOpenedPid], () => findSocket(self.connection?.stream), query);
         return original.apply(this, arguments as any);
       },
     );
   },
   unpatch(Client: any) {
     unwrapMethod(Client.prototype, 'connect');
-    unwrapMethod(Client.prototype, 'query');
   },
 };

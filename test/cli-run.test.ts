@@ -1,0 +1,205 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, SpawnSyncOptions } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { once } from 'node:events';
+import { withAgent } from '../cli/run';
+
+// The compiled CLI and the agent next to it (`npm test` builds both first). The commands
+// below are real Node processes, so the agent really is preloaded into them.
+const DIST = resolve(__dirname, '..', 'dist');
+const MAIN = join(DIST, 'cli', 'main.js');
+const REGISTER = join(DIST, 'register.js');
+const PRELOAD = `--require "${REGISTER}"`;
+const dir = mkdtempSync(join(tmpdir(), 'forksafe-cli-run-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The test runner's own settings must not leak into the command under test. */
+function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) if (name === 'NODE_OPTIONS' || name.startsWith('FORKSAFE_')) delete env[name];
+  return { ...env, ...extra };
+}
+
+function forksafe(args: string[], options: SpawnSyncOptions = {}) {
+  assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build`);
+  const result = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', env: cleanEnv(), cwd: dir, ...options });
+  return { code: result.status, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** `forksafe run [flags] -- node -e <script>`. */
+function runNode(flags: string[], script: string, options: SpawnSyncOptions = {}) {
+  return forksafe(['run', ...flags, '--', process.execPath, '-e', script], options);
+}
+
+let reports = 0;
+const newReport = (): string => join(dir, `run-${++reports}.jsonl`);
+
+const violationLine = JSON.stringify({
+  v: 1,
+  type: 'violation',
+  time: '2026-11-26T13:00:00.000Z',
+  pid: 123,
+  ppid: 100,
+  kind: 'handle-transfer',
+  code: 'FORKSAFE_HANDLE_TRANSFER',
+  mode: 'log',
+  message: 'a pg socket was sent to another process',
+  api: 'ChildProcess.send',
+  driver: 'pg',
+  target: 'postgres@127.0.0.1:5432/test',
+  socket: { local: '127.0.0.1:50000', remote: '127.0.0.1:5432' },
+  site: '/app/a.js:10:5',
+  stack: 'Error\n    at send (/app/a.js:10:5)',
+  openedAt: '    at openDb (/app/db.js:3:14)',
+});
+
+// What the command does: check it runs with the agent preloaded, then record a violation
+// as the agent would.
+const recordViolation = `
+  const assert = require('node:assert');
+  assert.ok(process.env.NODE_OPTIONS.includes(${JSON.stringify(PRELOAD)}), 'NODE_OPTIONS: ' + process.env.NODE_OPTIONS);
+  require('node:fs').appendFileSync(process.env.FORKSAFE_REPORT, ${JSON.stringify(violationLine + '\n')});
+`;
+
+test('run preloads the agent, and a recorded violation exits 1 with the summary on stderr', () => {
+  const report = newReport();
+  const { code, stdout, stderr } = runNode(['--report', report], recordViolation + 'console.log("app output")');
+  assert.equal(code, 1, stderr);
+  assert.equal(stdout, 'app output\n', 'the command keeps stdout');
+  assert.equal(
+    stderr,
+    [
+      '',
+      `forksafe report: ${report}`,
+      '1 violation in 1 process; no forks',
+      'by kind: handle-transfer 1',
+      '',
+      'handle-transfer (1)',
+      '  1  /app/a.js:10:5  ChildProcess.send',
+      '     pg postgres@127.0.0.1:5432/test, opened at /app/db.js:3:14',
+      '',
+    ].join('\n'),
+  );
+});
+
+test("run exits with the command's own code when it is not 0, violations or not", () => {
+  const clean = runNode(['--report', newReport()], 'process.exit(3)');
+  assert.equal(clean.code, 3);
+  assert.match(clean.stderr, /^no violations; no forks$/m);
+
+  const violating = runNode(['--report', newReport()], recordViolation + 'process.exitCode = 3');
+  assert.equal(violating.code, 3);
+  assert.match(violating.stderr, /^1 violation in 1 process; no forks$/m);
+});
+
+test('run of a clean command exits 0 and writes its report to a new file in the temp directory', () => {
+  const { code, stderr } = runNode([], `
+    const report = process.env.FORKSAFE_REPORT;
+    if (!require('node:path').isAbsolute(report) || !require('node:fs').existsSync(report)) process.exit(9);
+  `);
+  const reported = /^forksafe report: (.+?)( \(empty\))?$/m.exec(stderr)?.[1];
+  assert.ok(reported !== undefined, stderr);
+  try {
+    assert.equal(code, 0, stderr);
+    assert.equal(dirname(reported), tmpdir());
+    assert.match(basename(reported), /^forksafe-\d+-\d+\.jsonl$/);
+    assert.match(stderr, /^no violations; no forks$/m);
+  } finally {
+    unlinkSync(reported);
+  }
+});
+
+test('run --strict sets FORKSAFE_MODE=strict; without it the mode is left alone', () => {
+  const report = newReport();
+  assert.equal(runNode(['--strict', '--report', report], 'process.exit(process.env.FORKSAFE_MODE === "strict" ? 0 : 5)').code, 0);
+  assert.equal(runNode(['--report', report], 'process.exit(process.env.FORKSAFE_MODE === undefined ? 0 : 5)').code, 0);
+});
+
+test('run makes --report absolute and starts it empty', () => {
+  const report = join(dir, 'relative.jsonl');
+  writeFileSync(report, violationLine + '\n');
+  const { code, stderr } = runNode(['--report', 'relative.jsonl'], `process.exit(process.env.FORKSAFE_REPORT === ${JSON.stringify(report)} ? 0 : 5)`);
+  assert.equal(code, 0, 'a violation left by an earlier run does not count: ' + stderr);
+  assert.equal(readFileSync(report, 'utf8'), '');
+});
+
+test('run keeps the NODE_OPTIONS it was given and adds the agent once', () => {
+  const countPreloads = `
+    const options = process.env.NODE_OPTIONS;
+    if (!options.includes('--max-old-space-size=200')) process.exit(6);
+    process.exit(options.split(${JSON.stringify(REGISTER)}).length - 1 === 1 ? 0 : 4);
+  `;
+  const given = forksafe(['run', '--report', newReport(), '--', process.execPath, '-e', countPreloads], {
+    env: cleanEnv({ NODE_OPTIONS: '--max-old-space-size=200' }),
+  });
+  assert.equal(given.code, 0, 'one --require of register.js');
+
+  const already = forksafe(['run', '--report', newReport(), '--', process.execPath, '-e', countPreloads], {
+    env: cleanEnv({ NODE_OPTIONS: `--max-old-space-size=200 ${PRELOAD}` }),
+  });
+  assert.equal(already.code, 0, 'still one --require of register.js');
+});
+
+test('run exits 128 + the signal number when the command dies of a signal', { skip: process.platform === 'win32' }, () => {
+  const { code, stderr } = runNode(['--report', newReport()], 'process.kill(process.pid, "SIGTERM")');
+  assert.equal(code, 128 + 15);
+  assert.match(stderr, /^no violations; no forks$/m);
+});
+
+test('run forwards SIGTERM to the command and still prints the summary', { skip: process.platform === 'win32' }, async () => {
+  assert.ok(existsSync(MAIN), `${MAIN} is missing: run npm run build`);
+  const script = 'process.on("SIGTERM", () => process.exit(7)); setInterval(() => {}, 1000); console.log("ready")';
+  const cli = spawn(process.execPath, [MAIN, 'run', '--report', newReport(), '--', process.execPath, '-e', script], {
+    env: cleanEnv(),
+    cwd: dir,
+  });
+  let stderr = '';
+  cli.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const [ready] = (await once(cli.stdout, 'data')) as [Buffer];
+  assert.equal(ready.toString(), 'ready\n');
+  cli.kill('SIGTERM');
+  const [code] = (await once(cli, 'exit')) as [number | null];
+  assert.equal(code, 7, stderr);
+  assert.match(stderr, /^no violations; no forks$/m);
+});
+
+test('run of a command that does not exist exits 127 with one line', () => {
+  const { code, stdout, stderr } = forksafe(['run', '--report', newReport(), '--', 'forksafe-no-such-command', '--flag']);
+  assert.equal(code, 127);
+  assert.equal(stdout, '');
+  assert.equal(stderr, "forksafe run: cannot start 'forksafe-no-such-command': command not found\n");
+});
+
+test('run usage errors exit 2 with one line naming what is accepted', () => {
+  const usage = 'usage: forksafe run [--strict] [--report <file>] -- <command> [args...]';
+  const cases: Array<[string[], string]> = [
+    [['run'], `forksafe run: missing '--' and the command to run (${usage})`],
+    [['run', 'node', 'app.js'], `forksafe run: missing '--' before the command 'node' (${usage})`],
+    [['run', '--strict', '--'], `forksafe run: no command after '--' (${usage})`],
+    [['run', '--stirct', '--', 'node'], `forksafe run: unknown option '--stirct' (accepted: --strict, --report <file>; ${usage})`],
+    [['run', '--report', '--', 'node'], `forksafe run: --report needs a file path (${usage})`],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stdout, stderr } = forksafe(args);
+    assert.equal(code, 2, args.join(' '));
+    assert.equal(stdout, '');
+    assert.equal(stderr, message + '\n');
+  }
+});
+
+test('the NODE_OPTIONS preload survives spaces, quotes and backslashes in the path', { skip: process.platform === 'win32' }, () => {
+  const odd = join(dir, 'my "odd" dir\\x');
+  mkdirSync(odd);
+  const preload = join(odd, 'preload.js');
+  writeFileSync(preload, 'globalThis.preloaded = true;');
+  const options = withAgent('--max-old-space-size=200', preload);
+  assert.equal(withAgent(options, preload), options, 'not added twice');
+  const result = spawnSync(process.execPath, ['-e', 'process.exit(globalThis.preloaded ? 0 : 5)'], {
+    env: cleanEnv({ NODE_OPTIONS: options }),
+    encoding: 'utf8',
+  });
+  assert.equal(result.status, 0, `NODE_OPTIONS=${options}: ${result.stderr}`);
+});
