@@ -52,13 +52,12 @@ function socketOf(conn: MyConnection): TrackedSocket | undefined {
 
 /** destroy() half-closes (stream.end()); the descriptor is then released at once. */
 function close(conn: MyConnection): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const stream = conn.stream;
-    if (!stream || stream.destroyed) return resolve();
-    stream.once('close', () => resolve());
-    conn.destroy();
-    if (stream.writableLength === 0) stream.destroy();
-  });
+  const stream = conn.stream;
+  if (!stream || stream.destroyed) return Promise.resolve();
+  const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
+  conn.destroy();
+  if (stream.writableLength === 0) stream.destroy();
+  return closed;
 }
 
 function poolCounts(pool: MyPool): Counts {
@@ -70,6 +69,7 @@ function poolCounts(pool: MyPool): Counts {
 function poolDisconnect(pool: MyPool): Closing {
   if (pool._closed) return { closed: 0, settled: [] };
   const idle = pool._freeConnections.toArray();
+  if (!idle.every((c) => typeof c?.destroy === 'function')) throw new Error('mysql2 internals changed: a free connection has no destroy()');
   return { closed: idle.length, settled: idle.map(close) };
 }
 

@@ -63,14 +63,21 @@ function poolTarget(pool: PgPool): string {
  * the Terminate message has been handed to the kernel, which delivers it before the FIN.
  */
 function closeIdle(pool: PgPool, client: PgClient): Promise<void> {
-  return new Promise<void>((resolve) => {
-    pool._remove(client, () => {
-      resolve();
-      pool._pulseQueue();
-    });
-    const socket = client.connection?.stream;
-    if (socket && socket.writableLength === 0) socket.destroy();
+  let resolve!: () => void;
+  const closed = new Promise<void>((r) => (resolve = r));
+  // Outside the promise executor: a throw here must reach the registry's guard, not
+  // become an unhandled rejection.
+  pool._remove(client, () => {
+    resolve();
+    pool._pulseQueue();
   });
+  const socket = client.connection?.stream;
+  if (socket && socket.writableLength === 0) socket.destroy();
+  return closed;
+}
+
+function isClient(c: unknown): c is PgClient {
+  return typeof c === 'object' && c !== null && typeof (c as { end?: unknown }).end === 'function';
 }
 
 const poolAdapter: Adapter<PgPool> = {
@@ -85,6 +92,8 @@ const poolAdapter: Adapter<PgPool> = {
   disconnectIdle: (pool): Closing => {
     if (pool.ending) return { closed: 0, settled: [] };
     const idle = pool._idle.map((item) => item.client);
+    // Check everything before touching anything: an upstream change leaves the pool intact.
+    if (!idle.every(isClient)) throw new Error('pg-pool internals changed: an _idle item has no client');
     return { closed: idle.length, settled: idle.map((client) => closeIdle(pool, client)) };
   },
   sockets: (pool) => pool._clients.map(socketOf).filter((s): s is TrackedSocket => s !== undefined),
