@@ -95,14 +95,15 @@ export function buildManifest(): string | undefined {
 
 let parentSockets: Manifest | undefined;
 
-function inheritedIncident(s: ManifestSocket, parent: number, api: string, how: string): Incident {
+function inheritedIncident(s: ManifestSocket, parent: number, api: string, site: string, how: string): Incident {
   return {
+    site,
     kind: 'inherited-socket',
     api,
     driver: s.driver,
     target: s.target,
     socket: { local: s.local, remote: s.remote },
-    openedAt: `    at ${s.openedAt} (in parent pid ${parent})`,
+    openedAt: `    at ${s.openedAt}`,
     what: `This process (pid ${process.pid}) ${how} a database connection of its parent (pid ${parent})`,
   };
 }
@@ -131,7 +132,7 @@ export function checkInheritedAtStartup(skip: Function): void {
     for (const fd of openDescriptors()) {
       const id = socketIdentity(fd);
       const s = id === undefined ? undefined : byId.get(id);
-      if (s) violate(inheritedIncident(s, parentSockets.pid, 'process start-up', `inherited at start-up, on fd ${fd},`), skip);
+      if (s) violate(inheritedIncident(s, parentSockets.pid, 'process start-up', `fd ${fd}`, 'inherited at start-up'), skip);
     }
   });
 }
@@ -145,6 +146,6 @@ export function checkReceived(handle: unknown, skip: Function): void {
     const id = fd === undefined ? undefined : socketIdentity(fd);
     const { local, remote } = addressesOf(socket);
     const s = parentSockets!.sockets.find((p) => p.id === id || (local !== '' && p.local === local && p.remote === remote));
-    if (s) violate(inheritedIncident(s, parentSockets!.pid, "process.on('message')", 'received over IPC'), skip);
+    if (s) violate(inheritedIncident(s, parentSockets!.pid, "process.on('message')", 'the IPC channel', 'received over IPC'), skip);
   });
 }

@@ -15,6 +15,8 @@ export interface Incident {
   openedAt: string;
   /** The sentence that says what happened, without the where. */
   what: string;
+  /** Where it happened, when the stack cannot say (a child's start-up, an IPC delivery). */
+  site?: string;
 }
 
 const CONSEQUENCE: Record<ViolationKind, string> = {
@@ -39,7 +41,7 @@ export function violate(incident: Incident, skip: Function): void {
   const { mode } = settings();
   if (mode === 'off') return;
   const stack = framesOf(captureStack(skip));
-  const site = userSite(stack);
+  const site = incident.site ?? userSite(stack);
   const openedSite = userSite(incident.openedAt);
   const where = incident.socket.local || incident.socket.remote ? ` (${incident.socket.local} -> ${incident.socket.remote})` : '';
   const message =

@@ -229,3 +229,16 @@ export function stepFixture(script: string, options: RunOptions = {}): Stepper {
     done,
   };
 }
+
+/** A table a child writes to if it ever runs SQL in its parent's session. */
+export async function spokeRows(app: string): Promise<number> {
+  const client = new pg.Client({ ...PG, application_name: 'forksafe_test_observer' });
+  await client.connect();
+  try {
+    await client.query('CREATE TABLE IF NOT EXISTS forksafe_spoke (app text, at timestamptz DEFAULT now())');
+    const r = await client.query('SELECT count(*)::int AS n FROM forksafe_spoke WHERE app = $1', [app]);
+    return r.rows[0].n;
+  } finally {
+    await client.end();
+  }
+}
