@@ -1,0 +1,97 @@
+// The report file: many processes at once, configure() in code, and `forksafe run` with
+// the real agent end to end.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { FIXTURES, PG, pgKill, ROOT, runFixture, tempDir, uniqueName } from './helpers';
+
+test('16 processes appending hundreds of lines each at the same moment: no line torn, interleaved or lost', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const report = join(dir, 'r.jsonl');
+    const go = join(dir, 'go');
+    const writers = 16;
+    const lines = 400;
+    const env = { ...process.env, FORKSAFE_REPORT: report, GO_FILE: go, LINES: String(lines) };
+    const started = Array.from({ length: writers }, () => spawn(process.execPath, ['-r', join(ROOT, 'dist', 'register.js'), join(FIXTURES, 'report', 'writer.js')], { env, stdio: 'inherit' }));
+    await new Promise((r) => setTimeout(r, 300));
+    writeFileSync(go, '');
+    const codes = await Promise.all(started.map((c) => new Promise((r) => c.on('exit', r))));
+    assert.deepEqual(codes, Array(writers).fill(0));
+    const text = readFileSync(report, 'utf8');
+    const all = text.split('\n');
+    assert.equal(all.pop(), '', 'ends with a newline');
+    assert.equal(all.length, writers * lines);
+    const seen = new Map<number, Set<number>>();
+    for (const line of all) {
+      const r = JSON.parse(line); // a torn or interleaved line would not parse
+      assert.equal(r.pad.length, [10, 3000, 5000, 70000][r.seq % 4]);
+      assert.ok(/^x*$/.test(r.pad));
+      const set = seen.get(r.writer) ?? new Set<number>();
+      set.add(r.seq);
+      seen.set(r.writer, set);
+    }
+    assert.equal(seen.size, writers);
+    for (const set of seen.values()) assert.equal(set.size, lines);
+  } finally {
+    cleanup();
+  }
+});
+
+test('configure(): strict in code, off and on again (unpatched, then patched), bad options named', async () => {
+  const { dir, cleanup } = tempDir();
+  const app = uniqueName('configure');
+  try {
+    const late = join(dir, 'late.jsonl');
+    const run = await runFixture('report/configure.js', { env: { PGAPPNAME: app, LATE_REPORT: late } });
+    assert.equal(run.code, 0, run.stderr);
+    const s = run.json;
+    assert.equal(s.default, 'ran', 'log mode lets the call go');
+    assert.equal(s.strictSettings.mode, 'strict');
+    assert.equal(s.strict, 'FORKSAFE_STDIO_INHERIT');
+    assert.equal(s.offWrapped, false, 'off unpatches');
+    assert.equal(s.off, 'ran');
+    assert.equal(s.onAgainWrapped, true, 'on again patches again');
+    assert.equal(s.onAgain, 'FORKSAFE_STDIO_INHERIT');
+    assert.equal(s['bad {"mode":"loud"}'], 'ConfigError: configure({ mode })="loud" is not valid; accepted values: log, strict, off');
+    assert.match(s['bad {"colour":"red"}'], /unknown option "colour"; accepted options: mode, onFork, report/);
+    assert.match(s['bad "strict"'], /takes an object/);
+    assert.match(s['bad {"report":42}'], /takes a file path or null, got number/);
+    assert.deepEqual(s.violations, ['log', 'strict', 'strict']);
+    const lines = readFileSync(late, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.mode), ['strict', 'strict'], 'the report chosen in code received what came after');
+  } finally {
+    cleanup();
+    await pgKill(app);
+  }
+});
+
+test('forksafe run: the agent in every Node process of a command, one report, a summary, exit codes', async () => {
+  const { dir, cleanup } = tempDir();
+  const app = uniqueName('cliRun');
+  try {
+    const report = join(dir, 'run.jsonl');
+    const cli = join(ROOT, 'dist', 'cli', 'main.js');
+    const env = { ...process.env, NODE_OPTIONS: '', PGAPPNAME: app, PGHOST: PG.host, PGUSER: PG.user, PGDATABASE: PG.database, DRIVER: 'pg', DOOR: 'spawnSync-fd' };
+    const door = join(FIXTURES, 'detect', 'door.js');
+    const log = spawnSync(process.execPath, [cli, 'run', '--report', report, '--', process.execPath, door], { env, encoding: 'utf8' });
+    assert.equal(log.status, 1, `violations found: exit 1\n${log.stderr}`);
+    assert.match(log.stderr, /stdio-inherit/);
+    assert.match(log.stderr, /door\.js:\d+:\d+/);
+    const kinds = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l).kind).sort();
+    assert.deepEqual(kinds, ['inherited-socket', 'stdio-inherit'], 'the command and its child wrote one report');
+
+    const strict = spawnSync(process.execPath, [cli, 'run', '--strict', '--report', report, '--', process.execPath, door], { env, encoding: 'utf8' });
+    assert.equal(strict.status, 1);
+    assert.equal(JSON.parse(strict.stdout.trim()).threw.code, 'FORKSAFE_STDIO_INHERIT');
+
+    const clean = spawnSync(process.execPath, [cli, 'run', '--report', report, '--', process.execPath, '-e', 'require("node:child_process").fork("-e", ["0"], { execArgv: [] })'], { env, encoding: 'utf8' });
+    assert.equal(clean.status, 0, clean.stderr);
+    assert.match(clean.stderr, /no violations/);
+  } finally {
+    cleanup();
+    await pgKill(app);
+  }
+});
