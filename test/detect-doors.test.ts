@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { mysqlUser, pgKill, readReport, runFixture, spokeRows, tempDir, uniqueName, waitFor } from './helpers';
+import { mysqlUser, PG, pgKill, readReport, runFixture, spokeRows, tempDir, uniqueName, waitFor } from './helpers';
 
 const DOORS = [
   { door: 'send', kind: 'handle-transfer', api: 'ChildProcess.send' },
@@ -110,3 +110,44 @@ test('warned once per call site, recorded every time', async () => {
     assert.equal(run.stderr.match(/ForkSafetyWarning/g)?.length, 1 + 3, 'one in the parent, one in each child');
   });
 });
+
+// pg over TLS: the connection's stream is a TLSSocket wrapped around the TCP socket that
+// owns the descriptor (scripts/postgres-tls.sh turns TLS on in the test server). Node itself
+// cannot move a TLSSocket: send() of one crashes the process (SIGSEGV, seen on Node 20), and
+// one in stdio is rejected with ERR_INVALID_ARG_VALUE. In log mode that still happens, as
+// without the agent, but the report already names the call; strict mode prevents both.
+for (const door of ['send', 'spawn-stdio-socket', 'spawnSync-fd'] as const) {
+  const { kind } = DOORS.find((d) => d.door === door)!;
+  for (const mode of ['strict', 'log'] as const) {
+    test(`pg over TLS, ${door}, ${mode}`, async () => {
+      await withDriver('pg', async (env, app) => {
+        const { dir, cleanup } = tempDir();
+        try {
+          const report = join(dir, 'r.jsonl');
+          const url = `postgres://${PG.user}@${PG.host}:${PG.port}/${PG.database}?sslmode=no-verify`;
+          const run = await runFixture('detect/door.js', { env: { ...env, PG_URL: url, DOOR: door, FORKSAFE_MODE: mode, FORKSAFE_REPORT: report, CHILD_SPEAKS: mode === 'strict' ? '1' : '0', CHILD_WAIT_MS: '300' } });
+          const parentLines = readReport(report).filter((l) => l.type === 'violation' && l.kind === kind);
+          assert.equal(parentLines.length, 1, 'the report names the call');
+          assert.match(parentLines[0].socket.remote, /:5432$/);
+          if (mode === 'log' && door === 'send') {
+            assert.equal(run.signal, 'SIGSEGV', 'Node crashes on sending a TLSSocket, with or without the agent');
+            return;
+          }
+          assert.equal(run.code, 0, run.stderr);
+          assert.equal(run.json.encrypted, true, 'the connection is TLS (run scripts/postgres-tls.sh if the server has TLS off)');
+          if (mode === 'strict') {
+            assert.equal(run.json.threw.name, 'ForkSafetyError');
+            assert.deepEqual(run.json.after, { v: 'parent-after-block' });
+            assert.equal(await spokeRows(app), 0);
+          } else if (door === 'spawn-stdio-socket') {
+            assert.equal(run.json.threw.code, 'ERR_INVALID_ARG_VALUE', "Node's own refusal, as without the agent");
+          } else {
+            assert.deepEqual(run.json.result.reply.violations.map((v: any) => v.kind), ['inherited-socket']);
+          }
+        } finally {
+          cleanup();
+        }
+      });
+    });
+  }
+}
