@@ -21,12 +21,15 @@ function door(where: string, fn: () => void): void {
   }
 }
 
-function incidentOf(kind: ViolationKind, api: string, found: Found, what: string): Incident {
+/** Which public call it was; a function when finding out costs a stack, paid only on a violation. */
+export type Api = string | (() => string);
+
+function incidentOf(kind: ViolationKind, api: Api, found: Found, what: string): Incident {
   const { entry, socket } = found;
   const o = entry.object();
   return {
     kind,
-    api,
+    api: typeof api === 'function' ? api() : api,
     driver: entry.adapter.driver,
     target: o ? entry.adapter.target(o) : '<unknown>',
     socket: addressesOf(socket.socket),
@@ -36,7 +39,7 @@ function incidentOf(kind: ViolationKind, api: string, found: Found, what: string
 }
 
 /** `subprocess.send(msg, handle)`, `worker.send(...)`, `process.send(...)`. */
-export function checkSend(api: string, handle: unknown, skip: Function): void {
+export function checkSend(api: Api, handle: unknown, skip: Function): void {
   if (handle === null || typeof handle !== 'object' || !enabled()) return;
   door('checkSend', () => {
     const found = findSocket(handle);
@@ -45,7 +48,7 @@ export function checkSend(api: string, handle: unknown, skip: Function): void {
 }
 
 /** The `stdio` option of every spawn: a tracked socket, or its descriptor number. */
-export function checkStdio(api: string, stdio: unknown, skip: Function): void {
+export function checkStdio(api: Api, stdio: unknown, skip: Function): void {
   if (!Array.isArray(stdio) || !enabled()) return;
   door('checkStdio', () => {
     for (const item of stdio) {

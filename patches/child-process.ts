@@ -23,11 +23,15 @@ export function spawnApi(): string {
   return api;
 }
 
+function sendApi(): string {
+  return new Error().stack?.includes('at Worker.send') ? 'Worker.send' : 'ChildProcess.send';
+}
+
 /** Wraps a child's `send`, an own property that Node assigns when it sets up the IPC channel. */
 function watchSend(child: childProcess.ChildProcess): void {
   wrapMethod(child, 'send', (original) =>
     function send(this: childProcess.ChildProcess, _message: unknown, handle?: unknown) {
-      if (handle != null) checkSend(new Error().stack?.includes('at Worker.send') ? 'Worker.send' : 'ChildProcess.send', handle, send);
+      if (handle != null) checkSend(sendApi, handle, send);
       return original.apply(this, arguments as any);
     },
   );
@@ -50,7 +54,7 @@ export const childProcessPatch: BuiltinPatch = {
     wrapMethod(cp.ChildProcess.prototype, 'spawn', (original) =>
       function spawn(this: childProcess.ChildProcess, options: any) {
         if (!enabled() || options === null || typeof options !== 'object') return original.apply(this, arguments as any);
-        checkStdio(spawnApi(), options.stdio, spawn);
+        checkStdio(spawnApi, options.stdio, spawn);
         let opts = options;
         if (Array.isArray(options.envPairs)) {
           const envPairs = guard('childEnvPairs', () => childEnvPairs(options.envPairs), options.envPairs);
