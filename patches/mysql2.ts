@@ -50,13 +50,12 @@ function socketOf(conn: MyConnection): TrackedSocket | undefined {
   return conn.stream ? { socket: conn.stream } : undefined;
 }
 
-/** destroy() half-closes (stream.end()); the descriptor is then released at once. */
+/** destroy() takes the connection out of its pool and half-closes it (a queued FIN). */
 function close(conn: MyConnection): Promise<void> {
   const stream = conn.stream;
   if (!stream || stream.destroyed) return Promise.resolve();
   const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
   conn.destroy();
-  if (stream.writableLength === 0) stream.destroy();
   return closed;
 }
 
