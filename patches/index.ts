@@ -2,8 +2,8 @@ import type { Patch } from '../agent/patching';
 import { childProcessPatch } from './child-process';
 import { clusterPatch } from './cluster';
 import { mysql2Patches } from './mysql2';
-import { pgClientPatch, pgPoolPatch } from './pg';
+import { pgClientPatches, pgPoolPatch } from './pg';
 import { processPatch } from './process';
 
 /** Everything forksafe patches, one file per module. */
-export const patches: readonly Patch[] = [childProcessPatch, clusterPatch, processPatch, pgPoolPatch, pgClientPatch, ...mysql2Patches];
+export const patches: readonly Patch[] = [childProcessPatch, clusterPatch, processPatch, pgPoolPatch, ...pgClientPatches, ...mysql2Patches];

@@ -163,24 +163,29 @@ export const pgPoolPatch: ModulePatch = {
   },
 };
 
-export const pgClientPatch: ModulePatch = {
-  package: 'pg',
-  file: 'lib/client.js',
-  versions: SUPPORTED.pg,
-  patch(Client: any) {
-    wrapMethod(Client.prototype, 'connect', (original) =>
-      function connect(this: PgClient) {
-        if (enabled()) {
-          guard('pg connect', () => {
-            this[kOpenedAt] = captureStack(connect);
-            if (!connectingForPool) track(this, clientAdapter, process.pid, this[kOpenedAt]);
-          }, undefined);
-        }
-        return original.apply(this, arguments as any);
-      },
-    );
-  },
-  unpatch(Client: any) {
-    unwrapMethod(Client.prototype, 'connect');
-  },
-};
+/** pg's Client, and pg.native's (libpq holds its socket: tracked, but no door can see it). */
+function clientPatch(file: string): ModulePatch {
+  return {
+    package: 'pg',
+    file,
+    versions: SUPPORTED.pg,
+    patch(Client: any) {
+      wrapMethod(Client.prototype, 'connect', (original) =>
+        function connect(this: PgClient) {
+          if (enabled()) {
+            guard('pg connect', () => {
+              this[kOpenedAt] = captureStack(connect);
+              if (!connectingForPool) track(this, clientAdapter, process.pid, this[kOpenedAt]);
+            }, undefined);
+          }
+          return original.apply(this, arguments as any);
+        },
+      );
+    },
+    unpatch(Client: any) {
+      unwrapMethod(Client.prototype, 'connect');
+    },
+  };
+}
+
+export const pgClientPatches: ModulePatch[] = [clientPatch('lib/client.js'), clientPatch('lib/native/client.js')];
