@@ -43,7 +43,7 @@ export function checkSend(api: Api, handle: unknown, skip: Function): void {
   if (handle === null || typeof handle !== 'object' || !enabled()) return;
   door('checkSend', () => {
     const found = findSocket(handle);
-    if (found) violate(incidentOf('handle-transfer', api, found, 'A database socket was handed to another process'), skip);
+    if (found) violate(incidentOf('handle-transfer', api, found, 'A connection\'s socket was handed to another process'), skip);
   });
 }
 
@@ -54,7 +54,7 @@ export function checkStdio(api: Api, stdio: unknown, skip: Function): void {
     for (const item of stdio) {
       if (typeof item !== 'number' && (item === null || typeof item !== 'object')) continue;
       const found = findSocket(item);
-      if (found) violate(incidentOf('stdio-inherit', api, found, 'A database socket was put in the stdio of a child process'), skip);
+      if (found) violate(incidentOf('stdio-inherit', api, found, 'A connection\'s socket was put in the stdio of a child process'), skip);
     }
   });
 }
@@ -107,7 +107,7 @@ function inheritedIncident(s: ManifestSocket, parent: number, api: string, site:
     target: s.target,
     socket: { local: s.local, remote: s.remote },
     openedAt: `    at ${s.openedAt}`,
-    what: `This process (pid ${process.pid}) ${how} a database connection of its parent (pid ${parent})`,
+    what: `This process (pid ${process.pid}) ${how} a connection of its parent (pid ${parent})`,
   };
 }
 

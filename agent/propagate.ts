@@ -7,12 +7,18 @@ import { settings } from './settings';
 // started it (fork, spawn('node'), a shell, a custom execArgv), plus the settings in force
 // here (configure() included) and the manifest of this process's database sockets.
 
-const registerPath = join(__dirname, '..', 'register.js');
-const requireFlag = `--require ${JSON.stringify(registerPath)}`;
+export const registerPath = join(__dirname, '..', 'register.js');
 
-function withRequire(nodeOptions: string | undefined): string {
-  if (nodeOptions?.includes(registerPath) || nodeOptions?.includes('forksafe/register')) return nodeOptions;
-  return nodeOptions ? `${nodeOptions} ${requireFlag}` : requireFlag;
+/**
+ * NODE_OPTIONS with `--require "<register>"` added, unless the agent is already there.
+ * Inside double quotes NODE_OPTIONS reads `\\` and `\"` as escapes, and nothing else.
+ */
+export function withPreload(nodeOptions: string | undefined, register = registerPath): string {
+  const existing = nodeOptions?.trim() ?? '';
+  const quoted = register.replace(/[\\"]/g, '\\$&');
+  if (existing.includes(register) || existing.includes(quoted) || existing.includes('forksafe/register')) return existing;
+  const preload = `--require "${quoted}"`;
+  return existing === '' ? preload : `${existing} ${preload}`;
 }
 
 /** The variables to set in a child's environment, or undefined to leave it as it is. */
@@ -20,7 +26,7 @@ function childVariables(nodeOptions: string | undefined): Record<string, string>
   const s = settings();
   if (!s.propagate || s.mode === 'off') return undefined;
   const vars: Record<string, string> = {
-    NODE_OPTIONS: withRequire(nodeOptions),
+    NODE_OPTIONS: withPreload(nodeOptions),
     FORKSAFE_MODE: s.mode,
     FORKSAFE_ON_FORK: s.onFork,
     FORKSAFE_PROPAGATE: '1',

@@ -8,9 +8,19 @@ export interface StackHolder {
   stack?: string;
 }
 
+// Deep enough to get past a library's own frames (jest-worker's are more than Node's
+// default 10) to the user's.
+const FRAMES = 50;
+
 export function captureStack(skip?: Function): StackHolder {
   const holder: StackHolder = {};
-  Error.captureStackTrace(holder, skip);
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = FRAMES;
+  try {
+    Error.captureStackTrace(holder, skip);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
   return holder;
 }
 

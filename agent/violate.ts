@@ -21,14 +21,14 @@ export interface Incident {
 
 const CONSEQUENCE: Record<ViolationKind, string> = {
   'handle-transfer':
-    'The socket now lives in the other process too: this process can no longer rely on it, and the other one can run SQL inside this session (with keepOpen both read the same stream and replies interleave).',
+    'The socket now lives in the other process too: this process can no longer rely on it, and the other one can run queries inside this session (with keepOpen both read the same stream and replies interleave).',
   'stdio-inherit':
     'The child holds a copy of the descriptor and Node stops reading it here: the next query on this connection hangs or reads the wrong replies.',
   'inherited-socket':
     'Two processes now hold one database session: whichever speaks first takes the other one\'s replies.',
 };
 
-const ADVICE = "Open a connection (or a pool) in each process instead (forksafe's README: 'What a shared connection looks like').";
+const ADVICE = "Open a connection (or a pool) in each process instead (forksafe's docs/shared-connection-symptoms.md: 'What a shared connection looks like').";
 
 const warned = new Set<string>();
 

@@ -4,6 +4,7 @@ import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileErrorReason, ReportReadError, summarizeFile } from './report';
 import { formatSummary } from './summary';
+import { withPreload } from '../agent/propagate';
 
 export const RUN_USAGE = 'forksafe run [--strict] [--report <file>] -- <command> [args...]';
 
@@ -47,19 +48,11 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
  * double quotes, where a backslash escapes the next character
  * (https://github.com/nodejs/node/blob/v20.x/src/node_options.cc, ParseNodeOptionsEnvVar).
  */
-export function withAgent(nodeOptions: string | undefined, registerPath: string): string {
-  const existing = nodeOptions?.trim() ?? '';
-  const quoted = registerPath.replace(/[\\"]/g, '\\$&');
-  if (existing.includes(registerPath) || existing.includes(quoted)) return existing;
-  const preload = `--require "${quoted}"`;
-  return existing === '' ? preload : `${existing} ${preload}`;
-}
-
 export function agentEnv(
   env: NodeJS.ProcessEnv,
   settings: { registerPath: string; reportPath: string; strict: boolean },
 ): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = { ...env, NODE_OPTIONS: withAgent(env.NODE_OPTIONS, settings.registerPath), FORKSAFE_REPORT: settings.reportPath };
+  const out: NodeJS.ProcessEnv = { ...env, NODE_OPTIONS: withPreload(env.NODE_OPTIONS, settings.registerPath), FORKSAFE_REPORT: settings.reportPath };
   if (settings.strict) out.FORKSAFE_MODE = 'strict';
   return out;
 }

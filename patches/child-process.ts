@@ -54,15 +54,22 @@ export const childProcessPatch: BuiltinPatch = {
     wrapMethod(cp.ChildProcess.prototype, 'spawn', (original) =>
       function spawn(this: childProcess.ChildProcess, options: any) {
         if (!enabled() || options === null || typeof options !== 'object') return original.apply(this, arguments as any);
-        checkStdio(spawnApi, options.stdio, spawn);
-        let opts = options;
-        if (Array.isArray(options.envPairs)) {
-          const envPairs = guard('childEnvPairs', () => childEnvPairs(options.envPairs), options.envPairs);
-          if (envPairs !== options.envPairs) opts = { ...options, envPairs };
-        }
-        const result = original.call(this, opts);
-        guard('watchSend', () => watchSend(this), undefined);
-        return result;
+        const start = () => {
+          checkStdio(spawnApi, options.stdio, spawn);
+          let opts = options;
+          if (Array.isArray(options.envPairs)) {
+            const envPairs = guard('childEnvPairs', () => childEnvPairs(options.envPairs), options.envPairs);
+            if (envPairs !== options.envPairs) opts = { ...options, envPairs };
+          }
+          const result = original.call(this, opts);
+          guard('watchSend', () => watchSend(this), undefined);
+          return result;
+        };
+        // A child with an IPC channel is a fork, even when the caller reached fork through
+        // a reference taken before the agent loaded (`const { fork } = require(...)` in an
+        // earlier preload): the pre-fork step runs here too, once per fork.
+        const isFork = Array.isArray(options.stdio) && options.stdio.includes('ipc');
+        return isFork ? aroundFork('child_process.fork', start, () => this.pid) : start();
       },
     );
     for (const name of SYNC) {

@@ -4,4 +4,13 @@ export const SUPPORTED = {
   pg: '>=8 <9',
   'pg-pool': '>=3 <4',
   mysql2: '>=3 <4',
+  // Client#initializePool and a tarn Pool in client.pool (knex 2 and 3); verified on 3.3.
+  knex: '>=2 <4',
+  // The abstract ConnectionManager's initPools/_connect and sequelize-pool (Sequelize 6;
+  // Sequelize 7 is @sequelize/core, another layout).
+  sequelize: '>=6 <7',
+  // built/Redis.js since the TypeScript rewrite in 5.0; verified on 6.0.
+  ioredis: '>=5 <7',
+  // The client of `redis` 6 (redis@6 ships @redis/client@6); verified on 6.3.
+  '@redis/client': '>=6 <7',
 } as const;

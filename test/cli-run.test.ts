@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, w
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
-import { withAgent } from '../cli/run';
+import { withPreload as withAgent } from '../agent/propagate';
 
 // The compiled CLI and the agent next to it (`npm test` builds both first). The commands
 // below are real Node processes, so the agent really is preloaded into them.
