@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { checkOptions, ConfigError, readEnv, type Config, type ConfigureOptions } from './config';
 import { register } from './custom';
 import { debug } from './debug';
+import { distDir } from './dist-dir';
 import { checkInheritedAtStartup } from './doors';
 import { installPatches, uninstallPatches, type Patch } from './patching';
 import { databases, disconnectAll } from './registry';
@@ -24,10 +25,9 @@ export interface AgentApi {
   ForkSafetyError: typeof ForkSafetyError;
 }
 
-// dist/agent/agent.js -> the package's own package.json.
 const VERSION: string = (() => {
   try {
-    return JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')).version;
+    return JSON.parse(readFileSync(join(distDir, '..', 'package.json'), 'utf8')).version;
   } catch {
     return 'unknown';
   }
@@ -54,16 +54,19 @@ function configure(options: ConfigureOptions): Readonly<Config> {
 /**
  * Node 20 runs every --require once more inside the thread that --import's module hooks
  * run in. That thread is a worker with no parentPort (a user's Worker always has one);
- * Node 22.14+ says so directly with isInternalThread.
+ * Node 22.14+ says so directly with isInternalThread. Loading worker_threads costs ~4 ms
+ * of start-up, so it is asked only when a loader can be running.
  */
 function inLoaderThread(): boolean {
+  const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+  if (!/--(import|loader|experimental-loader)\b/.test(flags)) return false;
   const wt = require('node:worker_threads') as typeof import('node:worker_threads') & { isInternalThread?: boolean };
   return wt.isInternalThread ?? (!wt.isMainThread && wt.parentPort === null);
 }
 
 const api: AgentApi = {
   version: VERSION,
-  loadedFrom: __dirname,
+  loadedFrom: distDir,
   databases,
   disconnectAll,
   register,
@@ -88,7 +91,7 @@ export function start(allPatches: readonly Patch[]): void {
   }
   const running = runningAgent();
   if (running) {
-    debug('already running (forksafe %s from %s): this copy from %s stays idle', running.version, running.loadedFrom, __dirname);
+    debug('already running (forksafe %s from %s): this copy from %s stays idle', running.version, running.loadedFrom, distDir);
     return;
   }
   let config: Config;

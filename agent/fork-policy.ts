@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { debug, guard } from './debug';
 import { databases, disconnectAll } from './registry';
 import { reportPath, writeRecord } from './report';
@@ -19,12 +18,12 @@ export function aroundFork<T>(api: ForkApi, fork: () => T, childPid: (child: T) 
   if (forking || !enabled()) return fork();
   forking = true;
   try {
-    const start = performance.now();
+    const start = process.hrtime.bigint();
     const pre =
       settings().onFork === 'disconnect'
         ? guard('disconnectAll before fork', disconnectAll, undefined)
         : undefined;
-    const ms = Math.round((performance.now() - start) * 1000) / 1000;
+    const ms = Math.round(Number(process.hrtime.bigint() - start) / 1e3) / 1e3;
     if (pre) debug('before %s: %d pools, %d closed, %d kept, %d ms', api, pre.pools, pre.closed, pre.kept, ms);
     else debug('before %s: nothing closed (FORKSAFE_ON_FORK=%s)', api, settings().onFork);
     const child = fork();

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { join, sep } from 'node:path';
-import { Hook } from 'require-in-the-middle';
+import { join } from 'node:path';
 import { debug, internalError } from './debug';
+import { hookFirstLoads } from './load-hook';
 import { satisfies } from './versions';
 
 /** A patch of one Node builtin (`child_process`, `cluster`) or of `process`. */
@@ -16,8 +16,8 @@ export interface BuiltinPatch {
 export interface ModulePatch {
   /** The npm package, e.g. `pg`. */
   readonly package: string;
-  /** The file inside it, e.g. `lib/client.js`; omitted for the package's main export. */
-  readonly file?: string;
+  /** The file inside it, e.g. `lib/client.js`. */
+  readonly file: string;
   /** Supported versions of the package, e.g. `>=8 <9`; other versions are left alone. */
   readonly versions: string;
   /** Patches the exports in place, or returns what the application should get instead. */
@@ -32,7 +32,7 @@ function isBuiltin(p: Patch): p is BuiltinPatch {
 }
 
 function idOf(p: ModulePatch): string {
-  return p.file ? `${p.package}/${p.file}` : p.package;
+  return `${p.package}/${p.file}`;
 }
 
 const versionCache = new Map<string, string | undefined>();
@@ -60,7 +60,7 @@ interface Applied {
 // and on again re-patches modules the application already holds.
 let active: Applied[] = [];
 const remembered: Applied[] = [];
-let hook: Hook | undefined;
+let unhook: (() => void) | undefined;
 const patchedNow = new WeakMap<object, Set<Patch>>();
 
 function apply(patch: Patch, exports: any, label: string): any {
@@ -98,31 +98,29 @@ export function installPatches(patches: readonly Patch[]): void {
   syncBuiltinESMExports();
   for (const r of remembered) apply(r.patch, r.exports, r.label);
   const modules = patches.filter((p): p is ModulePatch => !isBuiltin(p));
-  if (modules.length === 0 || hook) return;
+  if (modules.length === 0 || unhook) return;
   const byId = new Map<string, ModulePatch[]>();
   for (const p of modules) byId.set(idOf(p), [...(byId.get(idOf(p)) ?? []), p]);
-  const packages = [...new Set(modules.map((p) => p.package))];
   const rangesOf = (pkg: string) => modules.filter((p) => p.package === pkg).map((p) => p.versions);
   const outside = new Set<string>();
-  // internals: the drivers' own requires of their files are seen from CJS and ESM apps alike.
-  hook = new Hook(packages, { internals: true }, (exports: any, name: string, basedir?: string) => {
-    const id = sep === '/' ? name : name.split(sep).join('/');
-    const candidates = byId.get(id);
-    if (!candidates || basedir === undefined) return exports;
-    const version = versionAt(basedir);
+  // Files are matched where the drivers load them, so CJS and ESM apps are seen alike.
+  unhook = hookFirstLoads((exports, where) => {
+    const candidates = byId.get(`${where.name}/${where.file}`);
+    if (!candidates) return exports;
+    const version = versionAt(where.basedir);
     let result = exports;
     for (const p of candidates) {
       if (version === undefined || !satisfies(version, p.versions)) {
         // A file patch for another layout of the same package is not news; a package
         // outside every declared range is, once.
         const ranges = rangesOf(p.package);
-        if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(basedir)) {
-          outside.add(basedir);
-          debug('%s %s at %s is outside the supported versions (%s): left alone', p.package, version ?? '(no version)', basedir, ranges.join(' or '));
+        if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(where.basedir)) {
+          outside.add(where.basedir);
+          debug('%s %s at %s is outside the supported versions (%s): left alone', p.package, version ?? '(no version)', where.basedir, ranges.join(' or '));
         }
         continue;
       }
-      result = apply(p, result, `${id} ${version}`);
+      result = apply(p, result, `${p.package}/${p.file} ${version}`);
     }
     return result;
   });
@@ -130,8 +128,8 @@ export function installPatches(patches: readonly Patch[]): void {
 
 /** Undoes every patch, where our wrapper is still the one in place. */
 export function uninstallPatches(): void {
-  hook?.unhook();
-  hook = undefined;
+  unhook?.();
+  unhook = undefined;
   for (const { patch, exports, label } of active.reverse()) {
     try {
       patch.unpatch(exports);

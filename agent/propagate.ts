@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { guard } from './debug';
+import { distDir } from './dist-dir';
 import { buildManifest, MANIFEST_ENV } from './doors';
 import { settings } from './settings';
 
@@ -7,7 +8,7 @@ import { settings } from './settings';
 // started it (fork, spawn('node'), a shell, a custom execArgv), plus the settings in force
 // here (configure() included) and the manifest of this process's database sockets.
 
-export const registerPath = join(__dirname, '..', 'register.js');
+export const registerPath = join(distDir, 'register.js');
 
 /**
  * NODE_OPTIONS with `--require "<register>"` added, unless the agent is already there.

@@ -1,7 +1,7 @@
-import { dirname } from 'node:path';
+import { distDir } from './dist-dir';
 
 // Frames of the agent itself (dist/) and of Node are not where the user's code is.
-const ownDir = dirname(__dirname) + '/';
+const ownDir = distDir + '/';
 
 /** A stack captured now and formatted only if someone reads it (V8 formats lazily). */
 export interface StackHolder {

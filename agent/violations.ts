@@ -1,4 +1,3 @@
-import { channel } from 'node:diagnostics_channel';
 import type { Mode } from './config';
 
 // `foreign-pid-use` (a connection used after a real fork(2)) is in the contract but not
@@ -47,7 +46,11 @@ export class ForkSafetyError extends Error {
 
 export type ViolationListener = (violation: Violation) => void;
 
-export const violationChannel = channel('forksafe:violation');
+// Looked up when there is something to publish: loading diagnostics_channel costs start-up,
+// and a channel found by name is the one subscribers hold.
+function violationChannel(): import('node:diagnostics_channel').Channel {
+  return (require('node:diagnostics_channel') as typeof import('node:diagnostics_channel')).channel('forksafe:violation');
+}
 
 // What this process recorded: bounded, so a loop that violates forever cannot grow memory.
 const MAX_KEPT = 1000;
@@ -84,5 +87,6 @@ export function publish(v: Violation): void {
       });
     }
   }
-  if (violationChannel.hasSubscribers) violationChannel.publish(v);
+  const ch = violationChannel();
+  if (ch.hasSubscribers) ch.publish(v);
 }

@@ -1,4 +1,3 @@
-import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Socket } from 'node:net';
 import { guard } from '../agent/debug';
 import type { ModulePatch } from '../agent/patching';
@@ -112,6 +111,9 @@ function onClientSocket(message: unknown): void {
 
 let subscribed = false;
 
+// Loaded on first use: the preload does not pay for it at start-up.
+const diagnosticsChannel = (): typeof import('node:diagnostics_channel') => require('node:diagnostics_channel');
+
 const selfOf = (c: NodeRedisClient): NodeRedisClient => c._self ?? c;
 
 function nodeRedisSocket(client: NodeRedisClient): Socket | undefined {
@@ -179,7 +181,7 @@ export const nodeRedisPatch: ModulePatch = {
       },
     );
     if (!subscribed) {
-      subscribe('net.client.socket', onClientSocket);
+      diagnosticsChannel().subscribe('net.client.socket', onClientSocket);
       subscribed = true;
     }
   },
@@ -190,7 +192,7 @@ export const nodeRedisPatch: ModulePatch = {
       unwrapMethod(proto, 'emit');
     }
     if (subscribed) {
-      unsubscribe('net.client.socket', onClientSocket);
+      diagnosticsChannel().unsubscribe('net.client.socket', onClientSocket);
       subscribed = false;
     }
   },

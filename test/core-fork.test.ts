@@ -77,7 +77,7 @@ test('NODE_DEBUG=forksafe: one line per patch, one per pre-fork disconnect', asy
   const mine = own.filter((l: string) => l.startsWith(`FORKSAFE ${primaryPid}`));
   assert.equal(mine.filter((l: string) => / patched child_process$/.test(l)).length, 1);
   assert.equal(mine.filter((l: string) => / patched cluster$/.test(l)).length, 1);
-  assert.equal(mine.filter((l: string) => / patched pg-pool 3\./.test(l)).length, 1);
+  assert.equal(mine.filter((l: string) => / patched pg-pool\/index\.js 3\./.test(l)).length, 1);
   const pre = mine.filter((l: string) => / before cluster\.fork: /.test(l));
   assert.equal(pre.length, 2);
   assert.match(pre[0], /before cluster\.fork: 1 pools, 10 closed, 0 kept, [\d.]+ ms/);
