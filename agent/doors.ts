@@ -78,20 +78,34 @@ interface Manifest {
   sockets: ManifestSocket[];
 }
 
+// A socket's identity, addresses and opening site do not change while it is open: each is
+// worked out once (an fstat and two address look-ups), not on every spawn.
+const described = new WeakMap<object, ManifestSocket>();
+
+function describe(found: Found): ManifestSocket | undefined {
+  const socket = found.socket.socket;
+  const known = described.get(socket);
+  if (known) return known;
+  const fd = socketFd(socket);
+  const id = fd === undefined ? undefined : socketIdentity(fd);
+  if (id === undefined) return undefined; // not connected yet: asked again next time
+  const o = found.entry.object();
+  const entry: ManifestSocket = {
+    id,
+    driver: found.entry.adapter.driver,
+    target: o ? found.entry.adapter.target(o) : '<unknown>',
+    ...addressesOf(socket),
+    openedAt: userSite(framesOf(found.socket.openedAt ?? found.entry.openedAt)),
+  };
+  described.set(socket, entry);
+  return entry;
+}
+
 export function buildManifest(): string | undefined {
   const sockets: ManifestSocket[] = [];
   for (const found of allSockets()) {
-    const fd = socketFd(found.socket.socket);
-    const id = fd === undefined ? undefined : socketIdentity(fd);
-    if (id === undefined) continue;
-    const o = found.entry.object();
-    sockets.push({
-      id,
-      driver: found.entry.adapter.driver,
-      target: o ? found.entry.adapter.target(o) : '<unknown>',
-      ...addressesOf(found.socket.socket),
-      openedAt: userSite(framesOf(found.socket.openedAt ?? found.entry.openedAt)),
-    });
+    const entry = describe(found);
+    if (entry) sockets.push(entry);
   }
   return sockets.length ? JSON.stringify({ pid: process.pid, sockets } satisfies Manifest) : undefined;
 }
@@ -142,13 +156,18 @@ export function checkInheritedAtStartup(skip: Function): void {
 
 /** A handle a child received over IPC: is it one of its parent's database sockets? */
 export function checkReceived(handle: unknown, skip: Function): void {
-  if (!parentSockets || handle === null || typeof handle !== 'object' || !enabled()) return;
+  // Servers and other handles are not connections: only sockets have a remote end.
+  if (!parentSockets || handle === null || typeof handle !== 'object' || !('remoteAddress' in handle) || !enabled()) return;
   door('checkReceived', () => {
     const socket = handle as Socket;
     const fd = socketFd(socket);
     const id = fd === undefined ? undefined : socketIdentity(fd);
-    const { local, remote } = addressesOf(socket);
-    const s = parentSockets!.sockets.find((p) => p.id === id || (local !== '' && p.local === local && p.remote === remote));
+    let s = id === undefined ? undefined : parentSockets!.sockets.find((p) => p.id === id);
+    if (!s && id === undefined) {
+      // No identity to compare (no fstat of sockets here): the two ends' addresses will do.
+      const { local, remote } = addressesOf(socket);
+      s = parentSockets!.sockets.find((p) => local !== '' && p.local === local && p.remote === remote);
+    }
     if (s) violate(inheritedIncident(s, parentSockets!.pid, "process.on('message')", 'the IPC channel', 'received over IPC'), skip);
   });
 }
