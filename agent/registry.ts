@@ -106,10 +106,6 @@ export function untrack(o: object): void {
   byObject.delete(o);
 }
 
-export function isTracked(o: object): boolean {
-  return byObject.has(o);
-}
-
 /** Live entries with their objects; forgets the ended and the collected on the way. */
 function* live(): Generator<[Entry, object]> {
   for (const entry of entries.values()) {

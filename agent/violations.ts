@@ -5,8 +5,6 @@ import type { Mode } from './config';
 // door could not be proven (see README, "What forksafe does not catch").
 export type ViolationKind = 'handle-transfer' | 'stdio-inherit' | 'inherited-socket';
 
-export const VIOLATION_KINDS: readonly ViolationKind[] = ['handle-transfer', 'stdio-inherit', 'inherited-socket'];
-
 export interface Violation {
   kind: ViolationKind;
   /** `FORKSAFE_<KIND>`, e.g. `FORKSAFE_HANDLE_TRANSFER`. */

@@ -41,7 +41,3 @@ export function unwrapMethod(target: object, name: string): void {
   const current = t[name] as (AnyFunction & Wrapped) | undefined;
   if (typeof current === 'function' && ours.has(current)) current.__unwrap?.();
 }
-
-export function isOurs(fn: unknown): boolean {
-  return typeof fn === 'function' && ours.has(fn as AnyFunction);
-}

@@ -14,7 +14,7 @@ type ChildProcessModule = typeof childProcess;
 // the environment is `envPairs`. The *Sync functions go elsewhere and are wrapped apiece.
 
 /** Which public call led here, read off the stack only when there is something to report. */
-export function spawnApi(): string {
+function spawnApi(): string {
   const stack = new Error().stack ?? '';
   let api = 'ChildProcess.spawn';
   for (const m of stack.matchAll(/at (?:Object\.)?(cluster\.fork|fork|spawn|spawnSync|exec|execFile|execSync|execFileSync) \(node:(?:child_process|internal\/cluster\/primary)/g)) {
