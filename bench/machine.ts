@@ -2,21 +2,9 @@
 import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import * as pg from 'pg';
 import * as mysql from 'mysql2/promise';
+import { MYSQL, PG, serverEnv } from '../test/servers';
 
-export const PG = {
-  host: process.env.PGHOST || '127.0.0.1',
-  port: Number(process.env.PGPORT || 5432),
-  user: process.env.PGUSER || 'postgres',
-  database: process.env.PGDATABASE || 'test',
-};
-
-export const MYSQL = {
-  host: process.env.MYSQL_HOST || '127.0.0.1',
-  port: Number(process.env.MYSQL_PORT || 3306),
-  user: process.env.MYSQL_USER || 'root',
-  password: process.env.MYSQL_PASSWORD || '',
-  database: process.env.MYSQL_DATABASE || 'test',
-};
+export { PG, MYSQL };
 
 /** The workloads' environment: the servers, and nothing of the caller's NODE_OPTIONS or FORKSAFE_*. */
 export function workloadEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -27,15 +15,7 @@ export function workloadEnv(extra: Record<string, string> = {}): NodeJS.ProcessE
   }
   return {
     ...env,
-    PGHOST: PG.host,
-    PGPORT: String(PG.port),
-    PGUSER: PG.user,
-    PGDATABASE: PG.database,
-    MYSQL_HOST: MYSQL.host,
-    MYSQL_PORT: String(MYSQL.port),
-    MYSQL_USER: MYSQL.user,
-    MYSQL_PASSWORD: MYSQL.password,
-    MYSQL_DATABASE: MYSQL.database,
+    ...serverEnv(),
     ...extra,
   };
 }

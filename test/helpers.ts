@@ -7,25 +7,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
+import { MYSQL, PG, serverEnv } from './servers';
 
 export const ROOT = resolve(__dirname, '..');
 export const REGISTER = join(ROOT, 'dist', 'register.js');
 export const FIXTURES = join(__dirname, 'fixtures');
 
-export const PG = {
-  host: process.env.PGHOST ?? '127.0.0.1',
-  port: Number(process.env.PGPORT ?? 5432),
-  user: process.env.PGUSER ?? 'postgres',
-  database: process.env.PGDATABASE ?? 'test',
-};
-
-export const MYSQL = {
-  host: process.env.MYSQL_HOST ?? '127.0.0.1',
-  port: Number(process.env.MYSQL_PORT ?? 3306),
-  user: process.env.MYSQL_USER ?? 'root',
-  password: process.env.MYSQL_PASSWORD ?? '',
-  database: process.env.MYSQL_DATABASE ?? 'test',
-};
+export { PG, MYSQL };
 
 export interface RunResult {
   code: number | null;
@@ -58,15 +46,7 @@ export function runFixture(script: string, options: RunOptions = {}): Promise<Ru
   const nodeArgs = options.nodeArgs ?? ['-r', REGISTER];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PGHOST: PG.host,
-    PGPORT: String(PG.port),
-    PGUSER: PG.user,
-    PGDATABASE: PG.database,
-    MYSQL_HOST: MYSQL.host,
-    MYSQL_PORT: String(MYSQL.port),
-    MYSQL_USER: MYSQL.user,
-    MYSQL_PASSWORD: MYSQL.password,
-    MYSQL_DATABASE: MYSQL.database,
+    ...serverEnv(),
     NODE_OPTIONS: '',
     ...options.env,
   };
