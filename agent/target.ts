@@ -4,12 +4,14 @@ export interface TargetParts {
   host?: string | undefined;
   port?: number | string | undefined;
   database?: string | undefined;
+  /** A Unix socket: shown instead of host:port. */
+  socketPath?: string | undefined;
 }
 
 /** `user@host:port/database`; a Unix socket path stands in for host:port. */
 export function formatTarget(t: TargetParts): string {
   const host = t.host ?? 'localhost';
-  const where = host.startsWith('/') ? host : `${host.includes(':') ? `[${host}]` : host}${t.port !== undefined && t.port !== '' ? `:${t.port}` : ''}`;
+  const where = t.socketPath ?? (host.startsWith('/') ? host : `${host.includes(':') ? `[${host}]` : host}${t.port !== undefined && t.port !== '' ? `:${t.port}` : ''}`);
   return `${t.user ?? ''}@${where}/${t.database ?? ''}`;
 }
 

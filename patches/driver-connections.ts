@@ -13,9 +13,9 @@ interface DriverConnection {
   /** mysql2 Connection: its socket is `stream`. */
   stream?: unknown;
   /** pg Client. */
-  connectionParameters?: TargetParts & { socketPath?: undefined };
+  connectionParameters?: TargetParts;
   /** mysql2 Connection. */
-  config?: TargetParts & { socketPath?: string };
+  config?: TargetParts;
 }
 
 /** The socket of a pg Client or a mysql2 Connection (TLS included); undefined for others (pg.native, sqlite). */
@@ -30,7 +30,7 @@ export function driverTarget(conn: unknown): string | undefined {
   if (conn === null || typeof conn !== 'object') return undefined;
   const p = (conn as DriverConnection).connectionParameters ?? (conn as DriverConnection).config;
   if (!p || typeof p !== 'object' || (p.host === undefined && p.socketPath === undefined)) return undefined;
-  return formatTarget({ user: p.user, host: p.socketPath ?? p.host, port: p.socketPath ? undefined : p.port, database: p.database });
+  return formatTarget(p);
 }
 
 /**

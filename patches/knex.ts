@@ -54,9 +54,9 @@ function tarnPool(client: KnexClient): TarnPool | undefined {
 function settingsTarget(settings: unknown, defaultPort: number | undefined): string {
   if (typeof settings === 'string') return targetFromUrl(settings, { port: defaultPort });
   if (settings === null || typeof settings !== 'object') return '(not connected yet)';
-  const s = settings as TargetParts & { username?: string; socketPath?: string; connectionString?: string; filename?: string };
+  const s = settings as TargetParts & { username?: string; connectionString?: string; filename?: string };
   if (s.filename !== undefined) return s.filename;
-  const parts: TargetParts = { user: s.user ?? s.username, host: s.socketPath ?? s.host, port: s.socketPath ? undefined : (s.port ?? defaultPort), database: s.database };
+  const parts: TargetParts = { user: s.user ?? s.username, host: s.host, socketPath: s.socketPath, port: s.port ?? defaultPort, database: s.database };
   if (s.connectionString) return targetFromUrl(s.connectionString, parts);
   return formatTarget(parts);
 }

@@ -42,10 +42,6 @@ interface MyCluster {
   _nodes: Record<string, { pool: MyPool }>;
 }
 
-function target(c: MyConnection['config']): string {
-  return formatTarget({ user: c.user, host: c.socketPath ?? c.host, port: c.socketPath ? undefined : c.port, database: c.database });
-}
-
 function socketOf(conn: MyConnection): TrackedSocket | undefined {
   return conn.stream ? { socket: conn.stream } : undefined;
 }
@@ -79,7 +75,7 @@ function poolSockets(pool: MyPool): TrackedSocket[] {
 const poolAdapter: Adapter<MyPool> = {
   driver: 'mysql2',
   kind: 'pool',
-  target: (pool) => target(pool.config.connectionConfig),
+  target: (pool) => formatTarget(pool.config.connectionConfig),
   counts: poolCounts,
   disconnectIdle: poolDisconnect,
   sockets: poolSockets,
@@ -91,7 +87,7 @@ const pools = (cluster: MyCluster): MyPool[] => Object.values(cluster._nodes).ma
 const clusterAdapter: Adapter<MyCluster> = {
   driver: 'mysql2',
   kind: 'cluster',
-  target: (cluster) => [...new Set(pools(cluster).map((p) => target(p.config.connectionConfig)))].join(',') || '(no nodes)',
+  target: (cluster) => [...new Set(pools(cluster).map((p) => formatTarget(p.config.connectionConfig)))].join(',') || '(no nodes)',
   counts: (cluster) =>
     pools(cluster)
       .map(poolCounts)
@@ -107,7 +103,7 @@ const clusterAdapter: Adapter<MyCluster> = {
 const connectionAdapter: Adapter<MyConnection> = {
   driver: 'mysql2',
   kind: 'connection',
-  target: (conn) => target(conn.config),
+  target: (conn) => formatTarget(conn.config),
   counts: (conn) => {
     const busy = conn._command != null;
     return { total: 1, idle: busy ? 0 : 1, active: busy ? 1 : 0 };
