@@ -19,7 +19,7 @@ export function settings(): Readonly<Config> {
  */
 export function applySettings(next: Config, lenient = false): void {
   try {
-    openReport(next.report);
+    if (next.report !== current.report) openReport(next.report);
   } catch (err) {
     if (!lenient) throw err;
     openReport(undefined);
