@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOptions, ConfigError, readEnv, type Config, type ConfigureOptions } from './config';
-import { register } from './custom';
+import { register } from './resources';
 import { debug, sayOnce } from './debug';
 import { distDir } from './dist-dir';
 import { checkInheritedAtStartup } from './doors';

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { guard } from './debug';
 import { distDir } from './dist-dir';
-import { buildManifest, MANIFEST_ENV } from './doors';
+import { buildManifest, MANIFEST_ENV } from './manifest';
 import { settings } from './settings';
 
 // Children get the agent through NODE_OPTIONS, which every Node process reads whatever
