@@ -5,7 +5,7 @@ import { register } from './resources';
 import { debug, sayOnce } from './debug';
 import { distDir } from './dist-dir';
 import { checkInheritedAtStartup } from './doors';
-import { installPatches, uninstallPatches, type Patch } from './patching';
+import { installPatches, integrationOf, uninstallPatches, type Patch } from './patching';
 import { databases, disconnectAll } from './registry';
 import { PARENT_ENV } from './propagate';
 import { applySettings, settings } from './settings';
@@ -95,8 +95,9 @@ export function start(allPatches: readonly Patch[]): void {
   // its parent (or its own explicit ones): it says what is wrong once and keeps running.
   const child = process.env[PARENT_ENV] !== undefined;
   let config: Config;
+  const integrations = [...new Set(allPatches.map(integrationOf))].sort();
   try {
-    config = readEnv(process.env, child ? (err) => sayOnce(err.message, `${err.message}; this child process uses the default instead`) : undefined);
+    config = readEnv(process.env, integrations, child ? (err) => sayOnce(err.message, `${err.message}; this child process uses the default instead`) : undefined);
     applySettings(config, child);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
@@ -105,7 +106,8 @@ export function start(allPatches: readonly Patch[]): void {
     process.exit(9);
   }
   (globalThis as { [kAgent]?: AgentApi })[kAgent] = api;
-  patches = allPatches;
+  patches = allPatches.filter((p) => !config.disable.includes(integrationOf(p)));
+  debug('integrations: %s%s', integrations.filter((n) => !config.disable.includes(n)).join(', '), config.disable.length > 0 ? ` (FORKSAFE_DISABLE: ${config.disable.join(', ')} left unpatched)` : '');
   if (config.mode === 'off') {
     debug('FORKSAFE_MODE=off: nothing installed');
     return;

@@ -9,6 +9,8 @@ export interface Config {
   /** Absolute path of the JSON Lines report, or undefined for none. */
   report: string | undefined;
   propagate: boolean;
+  /** Integrations left unpatched (FORKSAFE_DISABLE), by the names the patches declare. */
+  disable: readonly string[];
 }
 
 /** The settings a program may change with `configure()`. */
@@ -36,14 +38,25 @@ function oneOf<T extends string>(name: string, value: string, accepted: readonly
   );
 }
 
-const DEFAULTS: Config = { mode: 'log', onFork: 'disconnect', report: undefined, propagate: true };
+export const DEFAULTS: Readonly<Config> = { mode: 'log', onFork: 'disconnect', report: undefined, propagate: true, disable: [] };
+
+/** A comma-separated list of names, each one of `accepted`. */
+function namesOf(name: string, value: string, accepted: readonly string[]): string[] {
+  const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const unknown = names.filter((n) => !accepted.includes(n));
+  if (unknown.length > 0) {
+    throw new ConfigError(`${name}=${JSON.stringify(value)} names ${unknown.map((n) => JSON.stringify(n)).join(', ')}, which forksafe does not patch; accepted: a comma-separated list of ${accepted.join(', ')}`);
+  }
+  return [...new Set(names)];
+}
 
 /**
- * Reads the FORKSAFE_* variables. An empty variable counts as unset. A bad value throws
+ * Reads the FORKSAFE_* variables (`integrations`: the names FORKSAFE_DISABLE accepts).
+ * An empty variable counts as unset. A bad value throws
  * ConfigError; with `onBad` (a child process, which must keep running) it is handed to
  * `onBad` and the default is used instead.
  */
-export function readEnv(env: NodeJS.ProcessEnv, onBad?: (err: ConfigError) => void): Config {
+export function readEnv(env: NodeJS.ProcessEnv, integrations: readonly string[], onBad?: (err: ConfigError) => void): Config {
   const get = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
   const read = <T>(name: string, parse: (value: string) => T, fallback: T): T => {
     const value = get(name);
@@ -61,6 +74,7 @@ export function readEnv(env: NodeJS.ProcessEnv, onBad?: (err: ConfigError) => vo
     onFork: read('FORKSAFE_ON_FORK', (v) => oneOf('FORKSAFE_ON_FORK', v, ON_FORK), DEFAULTS.onFork),
     report: read('FORKSAFE_REPORT', (v) => resolve(v), DEFAULTS.report),
     propagate: read('FORKSAFE_PROPAGATE', (v) => oneOf('FORKSAFE_PROPAGATE', v, PROPAGATE) === '1', DEFAULTS.propagate),
+    disable: read('FORKSAFE_DISABLE', (v) => namesOf('FORKSAFE_DISABLE', v, integrations), DEFAULTS.disable),
   };
 }
 

@@ -65,7 +65,7 @@ export function withAbsolutePreload(flags: readonly string[]): readonly string[]
   return out ?? flags;
 }
 
-const VARIABLES = ['FORKSAFE_MODE', 'FORKSAFE_ON_FORK', 'FORKSAFE_PROPAGATE', 'FORKSAFE_REPORT'] as const;
+const VARIABLES = ['FORKSAFE_MODE', 'FORKSAFE_ON_FORK', 'FORKSAFE_PROPAGATE', 'FORKSAFE_REPORT', 'FORKSAFE_DISABLE'] as const;
 
 /**
  * What to set in a child's environment, given what the caller put there (`get`), or
@@ -89,6 +89,7 @@ function childVariables(get: (name: string) => string | undefined): Map<string, 
     FORKSAFE_ON_FORK: s.onFork,
     FORKSAFE_PROPAGATE: '1',
     FORKSAFE_REPORT: s.report,
+    FORKSAFE_DISABLE: s.disable.length > 0 ? s.disable.join(',') : undefined,
   };
   for (const name of VARIABLES) if (!explicit(name)) vars.set(name, ours[name]);
   vars.set(PARENT_ENV, String(process.pid));

@@ -1,0 +1,44 @@
+// FORKSAFE_DISABLE: one integration off, the agent on; a bad name stops the first process.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mysqlUser, pgKill, runFixture, uniqueName } from './helpers';
+
+async function pools(disable: string | undefined) {
+  const my = await mysqlUser();
+  const appName = uniqueName('disable');
+  try {
+    return await runFixture('config/pools.js', { env: { FORKSAFE_DISABLE: disable, FORKSAFE_MODE: 'strict', NODE_DEBUG: 'forksafe', PGAPPNAME: appName, MYSQL_USER: my.user, MYSQL_PASSWORD: '' } });
+  } finally {
+    await my.drop();
+    await pgKill(appName);
+  }
+}
+
+test('FORKSAFE_DISABLE=mysql2 leaves mysql2 alone; pg is still tracked and its doors still catch', async () => {
+  const run = await pools('mysql2');
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(run.json, { databases: ['pg:pool'], door: 'ForkSafetyError' });
+  assert.match(run.stderr, /integrations: .*\(FORKSAFE_DISABLE: mysql2 left unpatched\)/);
+  assert.doesNotMatch(run.stderr, /patched mysql2/);
+});
+
+test('without FORKSAFE_DISABLE both are tracked', async () => {
+  const run = await pools(undefined);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(run.json, { databases: ['mysql2:pool', 'pg:pool'], door: 'ForkSafetyError' });
+});
+
+test('FORKSAFE_DISABLE=pg,child_process: no pg tracking and no spawn door', async () => {
+  const run = await pools('pg, child_process');
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(run.json, { databases: ['mysql2:pool'], door: 'not caught' });
+});
+
+test('a name forksafe does not patch stops the first process with one line naming the accepted ones', async () => {
+  const run = await runFixture('core/app-ran.js', { env: { FORKSAFE_DISABLE: 'pg,mongo' } });
+  assert.equal(run.code, 9);
+  assert.equal(run.stdout, '');
+  const lines = run.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, run.stderr);
+  assert.match(lines[0]!, /^forksafe: FORKSAFE_DISABLE="pg,mongo" names "mongo", which forksafe does not patch; accepted: a comma-separated list of .*\bchild_process\b.*\bmysql2\b.*\bpg\b/);
+});
