@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { PARENT_ENV } from './config';
 import { guard } from './debug';
 import { distDir } from './dist-dir';
 import { buildManifest, MANIFEST_ENV } from './manifest';
@@ -11,9 +12,6 @@ import { settings } from './settings';
 // What a parent passes on are defaults: a value the caller set for this one child wins.
 
 export const registerPath = resolve(distDir, 'register.js');
-
-/** Set in every child the agent reaches: the pid of the process that passed the settings on. */
-export const PARENT_ENV = 'FORKSAFE_PARENT';
 
 const SPECIFIERS = new Set(['forksafe/register', 'forksafe/register.js', 'forksafe/dist/register.js']);
 
