@@ -4,7 +4,7 @@ import { asCall, currentCall } from '../agent/calls';
 import { guard } from '../agent/debug';
 import { checkSend, checkStdio } from '../agent/doors';
 import { announcement } from '../agent/manifest';
-import type { Found } from '../agent/registry';
+import type { AtDoor } from '../agent/doors';
 import { aroundFork } from '../agent/fork-policy';
 import type { BuiltinPatch } from '../agent/patching';
 import { childEnv, childEnvPairs, withAbsolutePreload } from '../agent/propagate';
@@ -51,7 +51,7 @@ const ignore = (): void => undefined;
 const isNode = (file: unknown): boolean => file === process.execPath || basename(String(file)) === 'node';
 
 /** The options to spawn with: the child's environment and a node command line that find the agent from any cwd. */
-function childOptions(options: SpawnOptions, passed: readonly Found[]): SpawnOptions {
+function childOptions(options: SpawnOptions, passed: readonly AtDoor[]): SpawnOptions {
   let out = options;
   if (Array.isArray(options.envPairs)) {
     const envPairs = childEnvPairs(options.envPairs, passed);
