@@ -16,7 +16,7 @@ interface Wrap {
   readonly descriptor: PropertyDescriptor | undefined;
   /** The function we installed. */
   readonly wrapper: AnyFunction;
-  /** Off: the wrapper calls `original` straight through (it stepped aside). */
+  /** False once it stepped aside (another agent on top), until the next wrapMethod. */
   on: boolean;
   /** What sat on top of our wrapper when it stepped aside. */
   above: unknown;
@@ -83,17 +83,19 @@ function stillInChain(w: Wrap, current: AnyFunction): boolean {
 export type WrapOutcome =
   /** A new wrapper is now at `target[name]`; `factory` was called. */
   | 'wrapped'
-  /** Our earlier wrapper, still in the chain (on top, or under another agent's), was switched back on; `factory` was not called. */
+  /** Our earlier wrapper, still in the chain (on top, or under another agent's), is ours again; `factory` was not called. */
   | 'reactivated'
   /** Our wrapper was already there and on: nothing changed. */
   | 'unchanged';
 
 /**
  * Wraps `target[name]` with `factory(original)`, once: while an earlier wrapper of ours
- * for the same target and name is still in the chain, it is switched back on instead of
- * a second one being stacked on top (which would run the agent twice per call).
+ * for the same target and name is still in the chain, it is taken back instead of a
+ * second one being stacked on top (which would run the agent twice per call).
  * Throws a TypeError when `target[name]` is not a function (a layout changed upstream,
  * or the caller wraps what does not exist here): callers check first what may be absent.
+ * The function `factory` returns must call `original` straight through while the agent
+ * is off (`enabled()` false): it may stay in place under another agent's wrapper.
  */
 export function wrapMethod(target: object, name: string, factory: (original: AnyFunction) => AnyFunction): WrapOutcome {
   const t = target as Record<string, unknown>;
@@ -108,17 +110,14 @@ export function wrapMethod(target: object, name: string, factory: (original: Any
     return 'reactivated';
   }
   const original = current as AnyFunction;
-  const inner = factory(original);
+  // The factory's function itself is installed, with no shell around it: a frame more
+  // would push the callers' frames past Error.stackTraceLimit where patches read the stack.
   const w: Wrap = {
     target,
     name,
     original,
     descriptor: Object.getOwnPropertyDescriptor(target, name),
-    // A plain function, so `this`, `new` and `arguments` reach the inner wrapper as they came.
-    wrapper: disguise(function (this: unknown) {
-      if (!w.on) return new.target ? Reflect.construct(original, arguments, new.target) : original.apply(this, arguments as any);
-      return new.target ? Reflect.construct(inner, arguments, new.target) : inner.apply(this, arguments as any);
-    }, original),
+    wrapper: disguise(factory(original), original),
     on: true,
     above: undefined,
   };
@@ -132,7 +131,7 @@ export function wrapMethod(target: object, name: string, factory: (original: Any
 /**
  * Restores `target[name]` as it was, only where our wrapper is still the one in place. If
  * another agent wrapped on top of it, pulling ours out would drop theirs: ours steps aside
- * instead (it calls straight through) and the next `wrapMethod` switches it back on.
+ * instead (it passes through while the agent is off) and the next `wrapMethod` takes it back.
  */
 export function unwrapMethod(target: object, name: string): void {
   const byName = wraps.get(target);

@@ -1,8 +1,9 @@
 // Coexistence with APM agents, loaded before and after forksafe's preload: OpenTelemetry's
 // auto-instrumentations (`-r @opentelemetry/auto-instrumentations-node/register`), its pg
 // and mysql2 instrumentations alone, and dd-trace (`-r dd-trace/init`). In every order
-// forksafe tracks every pool and connection and every door catches in strict mode, and the
-// agent records a span for every query. Then the rules of our wrappers, in fresh processes.
+// forksafe tracks every pool and connection and every door catches in strict mode (before
+// and after configure() switches it off and on), and the agent records a span for every
+// query. Then the rules of our wrappers, in fresh processes.
 // One fixture run per agent and order: OpenTelemetry's auto-instrumentations load slowly.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -99,9 +100,14 @@ for (const [label, agent] of Object.entries(AGENTS)) {
         assert.ok(r, `no result line\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
         assert.deepEqual(r.tracked, TRACKED, 'pg.Pool, a standalone pg.Client, mysql2 createPool / createConnection and mysql2/promise');
         assert.deepEqual(r.doors, Object.fromEntries(DOORS.map((d) => [d, 'FORKSAFE_HANDLE_TRANSFER'])), 'strict: subprocess.send(msg, socket) throws for every connection');
-        assert.equal(r.violations, DOORS.length);
-        assert.equal(r.queries.pg.length, 4);
-        assert.equal(r.queries.mysql2.length, 7);
+        assert.deepEqual(r.again, {
+          tracked: [...TRACKED, 'mysql2 connection', 'pg connection'].sort(),
+          doors: { pgClient: 'FORKSAFE_HANDLE_TRANSFER', mysql2PromiseConn: 'FORKSAFE_HANDLE_TRANSFER' },
+          recorded: 2,
+        }, 'after configure() off and on: opened connections tracked, doors caught, each violation recorded once');
+        assert.equal(r.violations, DOORS.length + 2);
+        assert.equal(r.queries.pg.length, 5);
+        assert.equal(r.queries.mysql2.length, 8);
         const spans = agent.spans === 'otel' ? r.spans : ddSpans(run.stdout);
         assert.deepEqual(spans.pg, r.queries.pg, 'the agent recorded a pg span for every pg query');
         assert.deepEqual(spans.mysql2, r.queries.mysql2, 'the agent recorded a mysql2 span for every mysql2 query');
