@@ -8,8 +8,6 @@
 type AnyFunction = (this: any, ...args: any[]) => any;
 
 interface Wrap {
-  readonly target: object;
-  readonly name: string;
   /** What was at `target[name]` when we wrapped: the original, or another agent's wrapper. */
   readonly original: AnyFunction;
   /** The property as it was, to put back exactly; undefined when it was inherited. */
@@ -37,7 +35,7 @@ export function disguise<F extends AnyFunction>(wrapper: F, original: AnyFunctio
     try {
       (wrapper as { prototype?: unknown }).prototype = (original as { prototype?: unknown }).prototype;
     } catch {
-      // An arrow or method wrapper has no prototype slot to fill: nothing constructs it.
+      // A class's prototype property is read-only: the wrapper keeps its own.
     }
   }
   for (const key of Reflect.ownKeys(original)) {
@@ -75,7 +73,7 @@ function stillInChain(w: Wrap, current: AnyFunction): boolean {
   if (current === w.wrapper || current === w.above) return true;
   const chain = below(current);
   if (chain.includes(w.wrapper)) return true;
-  if (current === w.original || [w.original, ...below(w.original)].includes(current)) return false;
+  if ([w.original, ...below(w.original)].includes(current)) return false;
   return !chain.includes(w.original);
 }
 
@@ -113,8 +111,6 @@ export function wrapMethod(target: object, name: string, factory: (original: Any
   // The factory's function itself is installed, with no shell around it: a frame more
   // would push the callers' frames past Error.stackTraceLimit where patches read the stack.
   const w: Wrap = {
-    target,
-    name,
     original,
     descriptor: Object.getOwnPropertyDescriptor(target, name),
     wrapper: disguise(factory(original), original),
