@@ -31,6 +31,8 @@ interface SpawnOptions {
  * channel. A tracked socket let through (log mode) is announced to the child just before.
  */
 function watchSend(child: childProcess.ChildProcess): void {
+  // A child without an IPC channel has no send().
+  if (typeof child.send !== 'function') return;
   wrapMethod(child, 'send', (original) =>
     function send(this: childProcess.ChildProcess, _message: unknown, handle?: unknown) {
       const passed = handle != null ? checkSend(currentCall('ChildProcess.send'), handle, send) : undefined;
