@@ -1,0 +1,53 @@
+// One report line (JSON Lines, `v: 1`) read defensively: the CLI must print something
+// useful for a report written by another version of the agent, or damaged on disk.
+
+/** One well-formed report line. Fields beyond `v` and `type` are read defensively. */
+export interface ReportRecord {
+  v: 1;
+  type: string;
+  [field: string]: unknown;
+}
+
+/** A line that was skipped, with why. `line` is 1-based. */
+export interface MalformedLine {
+  line: number;
+  reason: string;
+}
+
+export type ParsedLine = { record: ReportRecord } | { malformed: string } | { blank: true };
+
+/** Reads one report line; `reason` words are short enough to print after "line N: ". */
+export function parseLine(text: string): ParsedLine {
+  if (text.trim() === '') return { blank: true };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { malformed: 'not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { malformed: 'not an object' };
+  const object = value as Record<string, unknown>;
+  if (object.v === undefined) return { malformed: 'missing v' };
+  if (object.v !== 1) return { malformed: `unknown v: ${clip(JSON.stringify(object.v), 40)}` };
+  if (typeof object.type !== 'string' || object.type === '') return { malformed: 'missing type' };
+  return { record: object as ReportRecord };
+}
+
+/** A non-empty string field, cut to `max` characters (what the CLI keeps stays small). */
+export function text(value: unknown, max = 1000): string | null {
+  return typeof value === 'string' && value !== '' ? clip(value, max) : null;
+}
+
+/** A finite number field, else 0. */
+export function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/** A pid as the agent writes it (a positive integer), else null. */
+export function pidOf(value: unknown): number | null {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : null;
+}
+
+export function clip(value: string, max: number): string {
+  return value.length <= max ? value : value.slice(0, max) + `… (${value.length - max} more characters)`;
+}
