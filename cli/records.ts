@@ -51,3 +51,12 @@ export function pidOf(value: unknown): number | null {
 export function clip(value: string, max: number): string {
   return value.length <= max ? value : value.slice(0, max) + `… (${value.length - max} more characters)`;
 }
+
+/**
+ * A copy of a string that holds no reference to the line it was parsed from. V8 may
+ * return a string inside a JSON text as a slice of that text, so keeping a short field
+ * would keep its whole line (up to LINE_CAP) alive: everything kept past a line is owned.
+ */
+export function own<T extends string | null>(value: T): T {
+  return (value === null ? null : Buffer.from(value, 'utf8').toString('utf8')) as T;
+}

@@ -1,7 +1,7 @@
 // A forksafe report (JSON Lines) read into a summary. The caller feeds lines one at a
 // time, and everything kept is capped (call sites, connections per site, malformed lines,
 // text lengths), so a report of any size and any variety takes bounded memory.
-import { clip, count, type MalformedLine, parseLine, pidOf, type ReportRecord, text } from './records';
+import { clip, count, type MalformedLine, own, parseLine, pidOf, type ReportRecord, text } from './records';
 
 /**
  * The document printed by `forksafe report <file> --json`.
@@ -155,23 +155,24 @@ export class SummaryBuilder {
 
   private addMalformed(reason: string): void {
     this.malformedCount++;
-    if (this.malformed.length < MALFORMED_LISTED) this.malformed.push({ line: this.lineCount, reason });
+    if (this.malformed.length < MALFORMED_LISTED) this.malformed.push({ line: this.lineCount, reason: own(reason) });
   }
 
   private addRecord(record: ReportRecord): void {
-    if (record.pid !== undefined) this.pids.add(pidOf(record.pid) ?? clip(String(record.pid), 40));
+    if (record.pid !== undefined) this.pids.add(pidOf(record.pid) ?? own(clip(String(record.pid), 40)));
     if (record.type === 'violation') this.addViolation(record);
     else if (record.type === 'fork') this.addFork(record);
     else {
       const type = clip(record.type, 100);
-      if (this.other.has(type) || this.other.size < 100) this.other.set(type, (this.other.get(type) ?? 0) + 1);
+      if (this.other.has(type)) this.other.set(type, this.other.get(type)! + 1);
+      else if (this.other.size < 100) this.other.set(own(type), 1);
     }
     this.onRecord?.(record, this.lineCount);
   }
 
   private addViolation(record: ReportRecord): void {
     this.violationCount++;
-    if (record.pid !== undefined) this.violationPids.add(pidOf(record.pid) ?? clip(String(record.pid), 40));
+    if (record.pid !== undefined) this.violationPids.add(pidOf(record.pid) ?? own(clip(String(record.pid), 40)));
     const kind = text(record.kind, 100) ?? 'unknown';
     this.kindCounts.set(kind, (this.kindCounts.get(kind) ?? 0) + 1);
 
@@ -180,11 +181,12 @@ export class SummaryBuilder {
     let state = this.sites.get(key);
     if (state === undefined) {
       if (this.sites.size >= 2 * SITES_LISTED) this.prune(SITES_LISTED);
-      this.sites.set(key, (state = { kind, site, count: 0, apis: new Map(), connections: new Map(), first: firstOf(record) }));
+      this.sites.set(key, (state = { kind: own(kind), site: own(site), count: 0, apis: new Map(), connections: new Map(), first: firstOf(record) }));
     }
     state.count++;
     const api = text(record.api, 200) ?? '<unknown api>';
-    if (state.apis.has(api) || state.apis.size < APIS_KEPT) state.apis.set(api, (state.apis.get(api) ?? 0) + 1);
+    if (state.apis.has(api)) state.apis.set(api, state.apis.get(api)! + 1);
+    else if (state.apis.size < APIS_KEPT) state.apis.set(own(api), 1);
 
     const driver = text(record.driver, 100);
     const target = text(record.target, 500);
@@ -192,7 +194,8 @@ export class SummaryBuilder {
     const connectionKey = JSON.stringify([driver, target, openedAt]);
     let connection = state.connections.get(connectionKey);
     if (connection === undefined && state.connections.size < CONNECTIONS_KEPT) {
-      state.connections.set(connectionKey, (connection = { driver, target, openedAt, count: 0 }));
+      connection = { driver: own(driver), target: own(target), openedAt: own(openedAt), count: 0 };
+      state.connections.set(own(connectionKey), connection);
     }
     if (connection !== undefined) connection.count++;
   }
@@ -209,7 +212,8 @@ export class SummaryBuilder {
   private addFork(record: ReportRecord): void {
     this.forkCount++;
     const api = text(record.api, 100) ?? '<unknown api>';
-    if (this.forkApis.has(api) || this.forkApis.size < 20) this.forkApis.set(api, (this.forkApis.get(api) ?? 0) + 1);
+    if (this.forkApis.has(api)) this.forkApis.set(api, this.forkApis.get(api)! + 1);
+    else if (this.forkApis.size < 20) this.forkApis.set(own(api), 1);
     this.closed += count(record.closed);
     this.kept += count(record.kept);
     if (typeof record.ms === 'number' && Number.isFinite(record.ms)) this.forkMs.push(record.ms);
@@ -269,13 +273,15 @@ export class SummaryBuilder {
 function firstOf(record: ReportRecord): FirstViolation {
   const t = record.test;
   const test =
-    typeof t === 'object' && t !== null ? { file: text((t as Record<string, unknown>).file), name: text((t as Record<string, unknown>).name) } : null;
+    typeof t === 'object' && t !== null
+      ? { file: own(text((t as Record<string, unknown>).file)), name: own(text((t as Record<string, unknown>).name)) }
+      : null;
   return {
     pid: pidOf(record.pid),
-    mode: text(record.mode, 20),
-    message: text(record.message, DETAIL_CHARS),
-    stack: text(record.stack, DETAIL_CHARS),
-    openedAt: text(record.openedAt, DETAIL_CHARS),
+    mode: own(text(record.mode, 20)),
+    message: own(text(record.message, DETAIL_CHARS)),
+    stack: own(text(record.stack, DETAIL_CHARS)),
+    openedAt: own(text(record.openedAt, DETAIL_CHARS)),
     test,
   };
 }
