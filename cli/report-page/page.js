@@ -30,7 +30,7 @@
   document.getElementById('summary').textContent =
     plural(sum.violations, 'violation') + ' in ' + plural(sum.violationProcesses, 'process', 'processes') + '; ' +
     plural(sum.closed, 'connection') + ' closed before ' + plural(sum.forks, 'fork') +
-    ' (' + plural(sum.processes, 'process', 'processes') + ' in the report)';
+    ' (' + plural(data.processes.length + data.unlistedProcesses, 'process', 'processes') + ' in the tree)';
   var notes = [];
   Object.keys(sum.byKind).forEach(function (k) { notes.push(k + ' ' + sum.byKind[k]); });
   if (data.unlistedProcesses > 0) notes.push('the page shows the first ' + data.processes.length + ' processes; ' + plural(data.unlistedProcesses, 'more process', 'more processes') + ' not shown');
