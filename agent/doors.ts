@@ -1,11 +1,12 @@
 import { readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { internalError } from './debug';
-import { allSockets, findSocket, type Found } from './registry';
+import { takeParentManifest, type Manifest, type ManifestSocket } from './manifest';
+import { findSocket, type Found } from './registry';
 import { enabled } from './settings';
 import { addressesOf, socketFd, socketIdentity } from './sockets';
-import { framesOf, userSite } from './stacks';
-import { violate, type Incident } from './violate';
+import { readStack } from './stacks';
+import { raise, type Incident } from './raise';
 import { ForkSafetyError, type ViolationKind } from './violations';
 
 // The doors through which a database socket reaches a second process. Patches call these
@@ -27,13 +28,15 @@ export type Api = string | (() => string);
 function incidentOf(kind: ViolationKind, api: Api, found: Found, what: string): Incident {
   const { entry, socket } = found;
   const o = entry.object();
+  const opened = readStack(socket.openedAt ?? entry.openedAt);
   return {
     kind,
     api: typeof api === 'function' ? api() : api,
     driver: entry.adapter.driver,
     target: o ? entry.adapter.target(o) : '<unknown>',
     socket: addressesOf(socket.socket),
-    openedAt: framesOf(socket.openedAt ?? entry.openedAt),
+    openedAt: opened.frames,
+    openedSite: opened.site,
     what,
   };
 }
@@ -43,7 +46,7 @@ export function checkSend(api: Api, handle: unknown, skip: Function): void {
   if (handle === null || typeof handle !== 'object' || !enabled()) return;
   door('checkSend', () => {
     const found = findSocket(handle);
-    if (found) violate(incidentOf('handle-transfer', api, found, 'A connection\'s socket was handed to another process'), skip);
+    if (found) raise(incidentOf('handle-transfer', api, found, 'A connection\'s socket was handed to another process'), skip);
   });
 }
 
@@ -54,60 +57,9 @@ export function checkStdio(api: Api, stdio: unknown, skip: Function): void {
     for (const item of stdio) {
       if (typeof item !== 'number' && (item === null || typeof item !== 'object')) continue;
       const found = findSocket(item);
-      if (found) violate(incidentOf('stdio-inherit', api, found, 'A connection\'s socket was put in the stdio of a child process'), skip);
+      if (found) raise(incidentOf('stdio-inherit', api, found, 'A connection\'s socket was put in the stdio of a child process'), skip);
     }
   });
-}
-
-// What a child is told about its parent's database sockets, in FORKSAFE_PARENT_SOCKETS:
-// identities and addresses only, never a password or a connection string.
-export const MANIFEST_ENV = 'FORKSAFE_PARENT_SOCKETS';
-
-interface ManifestSocket {
-  /** `dev:ino` of the socket: equal in the child exactly when it holds the same socket. */
-  id: string;
-  driver: string;
-  target: string;
-  local: string;
-  remote: string;
-  openedAt: string;
-}
-
-interface Manifest {
-  pid: number;
-  sockets: ManifestSocket[];
-}
-
-// A socket's identity, addresses and opening site do not change while it is open: each is
-// worked out once (an fstat and two address look-ups), not on every spawn.
-const described = new WeakMap<object, ManifestSocket>();
-
-function describe(found: Found): ManifestSocket | undefined {
-  const socket = found.socket.socket;
-  const known = described.get(socket);
-  if (known) return known;
-  const fd = socketFd(socket);
-  const id = fd === undefined ? undefined : socketIdentity(fd);
-  if (id === undefined) return undefined; // not connected yet: asked again next time
-  const o = found.entry.object();
-  const entry: ManifestSocket = {
-    id,
-    driver: found.entry.adapter.driver,
-    target: o ? found.entry.adapter.target(o) : '<unknown>',
-    ...addressesOf(socket),
-    openedAt: userSite(framesOf(found.socket.openedAt ?? found.entry.openedAt)),
-  };
-  described.set(socket, entry);
-  return entry;
-}
-
-export function buildManifest(): string | undefined {
-  const sockets: ManifestSocket[] = [];
-  for (const found of allSockets()) {
-    const entry = describe(found);
-    if (entry) sockets.push(entry);
-  }
-  return sockets.length ? JSON.stringify({ pid: process.pid, sockets } satisfies Manifest) : undefined;
 }
 
 let parentSockets: Manifest | undefined;
@@ -121,6 +73,7 @@ function inheritedIncident(s: ManifestSocket, parent: number, api: string, site:
     target: s.target,
     socket: { local: s.local, remote: s.remote },
     openedAt: `    at ${s.openedAt}`,
+    openedSite: s.openedAt,
     what: `This process (pid ${process.pid}) ${how} a connection of its parent (pid ${parent})`,
   };
 }
@@ -138,18 +91,14 @@ function openDescriptors(): number[] {
 
 /** At start-up in a child: does it hold a database socket of its parent? */
 export function checkInheritedAtStartup(skip: Function): void {
-  const text = process.env[MANIFEST_ENV];
-  if (text === undefined) return;
-  // Read once: our own children get a manifest of our sockets, not of our parent's.
-  delete process.env[MANIFEST_ENV];
   door('checkInheritedAtStartup', () => {
-    parentSockets = JSON.parse(text) as Manifest;
-    if (!enabled()) return;
+    parentSockets = takeParentManifest();
+    if (!parentSockets || !enabled()) return;
     const byId = new Map(parentSockets.sockets.map((s) => [s.id, s]));
     for (const fd of openDescriptors()) {
       const id = socketIdentity(fd);
       const s = id === undefined ? undefined : byId.get(id);
-      if (s) violate(inheritedIncident(s, parentSockets.pid, 'process start-up', `fd ${fd}`, 'inherited at start-up'), skip);
+      if (s) raise(inheritedIncident(s, parentSockets.pid, 'process start-up', `fd ${fd}`, 'inherited at start-up'), skip);
     }
   });
 }
@@ -168,6 +117,6 @@ export function checkReceived(handle: unknown, skip: Function): void {
       const { local, remote } = addressesOf(socket);
       s = parentSockets!.sockets.find((p) => local !== '' && p.local === local && p.remote === remote);
     }
-    if (s) violate(inheritedIncident(s, parentSockets!.pid, "process.on('message')", 'the IPC channel', 'received over IPC'), skip);
+    if (s) raise(inheritedIncident(s, parentSockets!.pid, "process.on('message')", 'the IPC channel', 'received over IPC'), skip);
   });
 }
