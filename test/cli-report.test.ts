@@ -349,6 +349,7 @@ function measuredCli(args: string[]) {
     env: { ...process.env, MAX_RSS_FILE: rssFile },
     maxBuffer: 64 << 20,
   });
+  assert.ok(existsSync(rssFile), `the CLI did not exit normally (status ${result.status}, signal ${result.signal}): ${String(result.stderr).slice(0, 500)}`);
   const maxRss = Number(readFileSync(rssFile, 'utf8'));
   return { code: result.status, stdout: String(result.stdout), stderr: String(result.stderr), maxRss };
 }
