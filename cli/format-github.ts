@@ -2,7 +2,7 @@
 // shows as an annotation on that line of the diff
 // (https://docs.github.com/en/actions/reference/workflow-commands-for-github-actions).
 import { plural, unlistedWhy } from './format-text';
-import { userPlace } from './sites';
+import { placeOf } from './sites';
 import type { Summary } from './summary';
 
 const MALFORMED_ANNOTATED = 20;
@@ -11,11 +11,11 @@ export function formatGithub(summary: Summary, cwd = process.cwd()): string {
   const out: string[] = [];
   for (const kind of summary.violations.kinds) {
     for (const site of kind.sites) {
-      const place = userPlace(site.site, cwd);
+      const { place, opened } = placeOf(site, cwd);
       const properties = place === null ? [] : [`file=${property(place.file)}`, `line=${place.line}`, `col=${place.col}`];
       properties.push(`title=${property(`forksafe ${kind.kind}`)}`);
       const times = site.count === 1 ? '' : ` (${site.count} times)`;
-      const where = place === null ? ` [at ${site.site}]` : '';
+      const where = place === null ? ` [at ${site.site}]` : opened ? ` [at ${site.site}; shown where the connection was opened]` : '';
       out.push(`::error ${properties.join(',')}::${data(`${site.first.message ?? `${kind.kind} via ${site.apis.join(', ')}`}${times}${where}`)}`);
     }
     if (kind.unlisted > 0) {

@@ -2,7 +2,7 @@
 // failing test case per call site, a suite of passing test cases for the forks the agent
 // made safe, and the malformed lines of the report as the output of one more test case.
 import { plural, unlistedWhy } from './format-text';
-import { userPlace } from './sites';
+import { placeOf } from './sites';
 import type { Summary } from './summary';
 import type { ProcessTree } from './tree';
 
@@ -13,7 +13,7 @@ export function formatJunit(summary: Summary, tree: ProcessTree, cwd = process.c
 
   for (const kind of summary.violations.kinds) {
     const cases = kind.sites.map((site) => {
-      const place = userPlace(site.site, cwd);
+      const { place } = placeOf(site, cwd);
       const attributes = place === null ? '' : ` file="${xml(place.file)}" line="${place.line}"`;
       const body = [
         `${plural(site.count, 'violation')} of kind ${kind.kind} at ${site.site}, via ${site.apis.join(', ')}`,
@@ -31,7 +31,7 @@ export function formatJunit(summary: Summary, tree: ProcessTree, cwd = process.c
       ].join('\n');
       const message = `${kind.kind} at ${site.site}`;
       return (
-        `    <testcase classname="forksafe.${xml(kind.kind)}" name="${xml(place === null ? site.site : `${place.file}:${place.line}:${place.col}`)}"${attributes}>\n` +
+        `    <testcase classname="forksafe.${xml(kind.kind)}" name="${xml(site.site)}"${attributes}>\n` +
         `      <failure type="${xml(kind.kind)}" message="${xml(message)}">${xml(body)}</failure>\n` +
         `    </testcase>`
       );

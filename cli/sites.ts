@@ -33,3 +33,18 @@ export function userPlace(site: string, cwd = process.cwd()): SourcePlace | null
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return null;
   return { file: rel.split(sep).join('/'), line: Number(match[2]), col: Number(match[3]) };
 }
+
+/**
+ * Where a CI system should point for a call site: the call itself when it is in the
+ * user's files, else where the connection was opened (an inherited socket's "call" is the
+ * process start-up, and the line that matters is the one that opened the connection).
+ */
+export function placeOf(site: { site: string; connections: ReadonlyArray<{ openedAt: string }> }, cwd = process.cwd()): { place: SourcePlace | null; opened: boolean } {
+  const place = userPlace(site.site, cwd);
+  if (place !== null) return { place, opened: false };
+  for (const c of site.connections) {
+    const opened = userPlace(c.openedAt, cwd);
+    if (opened !== null) return { place: opened, opened: true };
+  }
+  return { place: null, opened: false };
+}

@@ -66,8 +66,11 @@ test('the real run recorded the tree the tests expect (parent, 2 cluster workers
     [run.tree.workers[0], 'child_process.fork', run.tree.helpers[0]],
   ].sort());
   assert.ok(forks.filter((f) => f.closed > 0).length >= 3, 'several forks closed connections');
-  const kinds = run.records.filter((r) => r.type === 'violation').map((v) => v.kind).sort();
-  assert.deepEqual(kinds, ['handle-transfer', 'inherited-socket', 'stdio-inherit']);
+  const violations = run.records.filter((r) => r.type === 'violation');
+  assert.deepEqual(violations.map((v) => v.kind).sort(), ['handle-transfer', 'inherited-socket', 'stdio-inherit']);
+  // The agent's own fields the formats show as recorded (openedSite, command: issue 12).
+  for (const v of violations) assert.match(v.openedSite, new RegExp(`^${TREE_APP.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+$`), v.kind);
+  assert.equal(forks.find((f) => f.childPid === run.tree.job).command, TREE_APP);
 });
 
 test('--format github: one ::error per violation call site, on the right file and line, relative to the current directory', () => {
@@ -88,6 +91,9 @@ test('--format github: one ::error per violation call site, on the right file an
   assert.equal(Number(at('handle-transfer').line), fixtureLine('job.send({ take: true }'));
   assert.equal(at('stdio-inherit').file, fixture);
   assert.equal(Number(at('stdio-inherit').line), fixtureLine('const spawned = cp.spawn('));
+  // The inherited socket's call is the child's start-up: shown where the connection was opened.
+  assert.equal(at('inherited-socket').file, fixture);
+  assert.equal(Number(at('inherited-socket').line), fixtureLine('const inherited = await pool.connect()'));
   for (const a of annotations) {
     if (a.properties.file === undefined) continue;
     assert.ok(!a.properties.file.startsWith('/') && !a.properties.file.startsWith('..'), a.properties.file);
@@ -97,7 +103,7 @@ test('--format github: one ::error per violation call site, on the right file an
   // From another directory the same sites are outside the checkout: no file, the site in the text.
   const elsewhere = parseWorkflowCommands(cli(['report', run.report, '--format', 'github'], { cwd: dir }).stdout);
   assert.equal(elsewhere.length, violations.length);
-  for (const a of elsewhere) assert.equal(a.properties.file, undefined);
+  for (const a of elsewhere) assert.equal(a.properties.file, undefined, 'a file outside the current directory is not named');
   assert.ok(elsewhere.some((a) => a.message.includes(TREE_APP)));
 });
 

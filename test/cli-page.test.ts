@@ -98,6 +98,7 @@ test('the page shows the process tree of a real run, each violation, and makes n
   assert.equal(await process(tree.workers[0]!).locator('.chip.cluster').first().textContent(), 'cluster.fork');
   assert.equal(await process(tree.job).locator('.chip.child').first().textContent(), 'child_process.fork');
   const jobFork = forks.find((f) => f.childPid === tree.job);
+  assert.equal(await process(tree.job).locator('.command').first().textContent(), TREE_APP, 'the forked module');
   assert.equal(
     await process(tree.job).locator('.fork-step').first().textContent(),
     `child_process.fork · pre-fork step: pools ${jobFork.pools}, closed ${jobFork.closed}, kept ${jobFork.kept}, ${jobFork.ms} ms, onFork disconnect`,
@@ -189,14 +190,14 @@ test('--format junit is XML a parser accepts: one failing test case per call sit
     assert.ok(c!.failure!.includes(v.message), 'the message');
     assert.ok(c!.failure!.includes(v.stack.split('\n')[0]), 'the stack of the violating call');
     assert.ok(c!.failure!.includes(v.openedAt.split('\n')[0]), 'the stack where the connection was opened');
-    const place = /^(.+):(\d+):(\d+)$/.exec(v.site);
-    if (place && place[1] === TREE_APP) {
-      assert.equal(c!.file, fixture);
-      assert.equal(c!.line, place[2]);
-    }
+    assert.equal(c!.name, v.site);
+    // The call itself, or for the inherited socket (its call is the start-up) where it was opened.
+    const place = /^(.+):(\d+):(\d+)$/.exec(v.site) ?? /^(.+):(\d+):(\d+)$/.exec(v.openedSite);
+    assert.equal(c!.file, fixture);
+    assert.equal(c!.line, place![2]);
   }
   const forkCases = parsed.cases.filter((c) => c.classname === 'forksafe.fork');
   assert.equal(forkCases.length, run.records.filter((r) => r.type === 'fork').length, 'a passing case per fork');
   assert.ok(forkCases.every((c) => c.failure === null));
-  assert.ok(forkCases.some((c) => c.name === `cluster.fork ${run.tree.primary} -> ${run.tree.workers[0]}`), JSON.stringify(forkCases));
+  assert.ok(forkCases.some((c) => c.name === `cluster.fork ${run.tree.primary} -> ${run.tree.workers[0]} (${TREE_APP})`), JSON.stringify(forkCases));
 });
