@@ -136,6 +136,32 @@ test('run --keep-report keeps the default report; a --report file is always kept
   assert.match(both.stderr, /^forksafe run: --keep-report is for the default report/);
 });
 
+test('run --format writes that format: to --out, or to stdout once the command has ended', () => {
+  const tmp = mkdtempSync(join(dir, 'tmp-'));
+  const out = join(dir, 'run-page.html');
+  const page = runNode(['--format', 'html', '--out', out], recordViolation + 'console.log("app output")', { env: cleanEnv({ TMPDIR: tmp }) });
+  assert.equal(page.code, 1, page.stderr);
+  assert.equal(page.stdout, 'app output\n');
+  assert.match(page.stderr, /^forksafe run: report: .+ \(deleted\)$/m);
+  assert.match(readFileSync(out, 'utf8'), /^<!doctype html>/);
+  assert.deepEqual(readdirSync(tmp), [], 'the default report is deleted after the page is written');
+
+  const github = runNode(['--format=github'], recordViolation + 'console.log("app output")', { env: cleanEnv({ TMPDIR: tmp }) });
+  assert.equal(github.code, 1, github.stderr);
+  const [app, annotation, ...rest] = github.stdout.split('\n');
+  assert.equal(app, 'app output', "the command's output comes first");
+  assert.match(annotation!, /^::error title=forksafe handle-transfer::a pg socket was sent to another process \[at \/app\/a\.js:10:5\]$/);
+  assert.deepEqual(rest, ['']);
+
+  const unwritable = runNode(['--format', 'junit', '--out', join(dir, 'no-such-dir', 'x.xml')], 'process.exit(0)', { env: cleanEnv({ TMPDIR: tmp }) });
+  assert.equal(unwritable.code, 2, 'an output that cannot be written is an error, even for a clean run');
+  assert.match(unwritable.stderr, /^forksafe run: cannot write .+x\.xml: no such file$/m);
+
+  const bad = forksafe(['run', '--format', 'pdf', '--', 'node']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^forksafe run: unknown format 'pdf' \(accepted: text, json, html, github, junit; /);
+});
+
 test('run --strict sets FORKSAFE_MODE=strict; without it the mode is left alone', () => {
   const report = newReport();
   assert.equal(runNode(['--strict', '--report', report], 'process.exit(process.env.FORKSAFE_MODE === "strict" ? 0 : 5)').code, 0);
