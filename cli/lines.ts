@@ -52,8 +52,13 @@ export async function readLines(input: Readable, sink: LineSink, cap = LINE_CAP)
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
     let start = 0;
     for (let i = bytes.indexOf(NEWLINE); i !== -1; i = bytes.indexOf(NEWLINE, start)) {
-      take(bytes.subarray(start, i));
-      end();
+      if (length === 0 && !over && i - start <= cap + 1) {
+        // The usual case, a whole line inside one chunk: decoded in place, no copy.
+        sink.line(bytes.toString('utf8', start, i > start && bytes[i - 1] === CR ? i - 1 : i));
+      } else {
+        take(bytes.subarray(start, i));
+        end();
+      }
       start = i + 1;
     }
     if (start < bytes.length) take(bytes.subarray(start));

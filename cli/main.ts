@@ -17,7 +17,7 @@ const USAGE = `Usage:
       --format html    one self-contained page: the process tree, what each fork closed,
                        each process's violations, filters by kind and driver
       --format github  one GitHub Actions workflow command (::error) per call site
-      --format junit   JUnit XML: one test case per call site, a failure per violating one
+      --format junit   JUnit XML: a failing test case per call site, a passing one per fork
       --out <path>     write to this file instead of stdout
       Lines longer than 1 MiB and malformed lines are listed, not fatal; the summary keeps
       the 1000 most frequent call sites and says how many violations it did not list.
