@@ -15,7 +15,8 @@ export function formatGithub(summary: Summary, cwd = process.cwd()): string {
       const properties = place === null ? [] : [`file=${property(place.file)}`, `line=${place.line}`, `col=${place.col}`];
       properties.push(`title=${property(`forksafe ${kind.kind}`)}`);
       const times = site.count === 1 ? '' : ` (${site.count} times)`;
-      const where = place === null ? ` [at ${site.site}]` : opened ? ` [at ${site.site}; shown where the connection was opened]` : '';
+      const during = site.first.test?.name ? ` [during the test ${site.first.test.name}]` : '';
+      const where = during + (place === null ? ` [at ${site.site}]` : opened ? ` [at ${site.site}; shown where the connection was opened]` : '');
       out.push(`::error ${properties.join(',')}::${data(`${site.first.message ?? `${kind.kind} via ${site.apis.join(', ')}`}${times}${where}`)}`);
     }
     if (kind.unlisted > 0) {

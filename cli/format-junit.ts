@@ -19,6 +19,7 @@ export function formatJunit(summary: Summary, tree: ProcessTree, cwd = process.c
         `${plural(site.count, 'violation')} of kind ${kind.kind} at ${site.site}, via ${site.apis.join(', ')}`,
         '',
         site.first.message ?? '(no message recorded)',
+        ...(site.first.test === null ? [] : [`During the test: ${site.first.test.name ?? '?'} (${site.first.test.file ?? '?'})`]),
         '',
         'Connections:',
         ...site.connections.map((c) => `  ${c.count}x ${c.driver ?? '?'} ${c.target ?? '?'}, opened at ${c.openedAt}`),

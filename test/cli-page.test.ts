@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, tempDir } from './helpers';
@@ -138,19 +138,23 @@ test('a page of 500 processes starts collapsed; the driver filter hides the othe
   for (let i = 0; i < 40; i++) {
     lines.push(JSON.stringify({ v: 1, type: 'violation', time: 't', pid: 1400 + i, ppid: 1, kind: 'handle-transfer', mode: 'log', api: 'ChildProcess.send', driver: i % 2 ? 'pg' : 'mysql2', target: 'app@db:1/x', socket: { local: 'a:1', remote: 'b:2' }, site: `/app/h${i}.js:1:1`, openedSite: '/app/db.js:1:1' }));
   }
-  require('node:fs').writeFileSync(report, lines.join('\n') + '\n');
+  lines.push('{"v":1,"type":"violation"', JSON.stringify({ v: 1, type: 'violation', time: 't', pid: 1400, ppid: 1, kind: 'handle-transfer', driver: 'pg', site: '/app/t.js:2:3', test: { file: '/app/t.test.js', name: 'sends a job' } }));
+  writeFileSync(report, lines.join('\n') + '\n');
   const page = await context.newPage();
   await page.goto(pathToFileURL(htmlPage(report, 'five-hundred.html')).href);
   await page.waitForSelector('#tree li.process');
   const visible = await page.locator('li.process:visible').count();
   assert.ok(visible < 50, `${visible} processes visible at first`);
-  assert.ok(await page.locator('li.process[data-pid="1400"] li.violation').isVisible(), 'the path to the first violation is expanded');
+  assert.ok(await page.locator('li.process[data-pid="1400"] li.violation').first().isVisible(), 'the path to the first violation is expanded');
   await page.click('#expand-all');
   assert.equal(await page.locator('li.process:visible').count(), 500);
   await page.selectOption('#driver-filter', 'pg');
-  assert.equal(await page.locator('li.violation:visible').count(), 20);
+  assert.equal(await page.locator('li.violation:visible').count(), 21);
   assert.equal(await page.locator('li.violation[data-driver="mysql2"]:visible').count(), 0);
-  assert.equal(await page.textContent('#shown'), 'showing 20 of 40 violation entries');
+  assert.equal(await page.textContent('#shown'), 'showing 21 of 41 violation entries');
+  // Malformed lines are listed on the page too.
+  assert.ok(await page.locator('#malformed').isVisible());
+  assert.deepEqual(await page.locator('#malformed-lines li').allTextContents(), [`line ${lines.length - 1}: not JSON`]);
   await page.close();
 });
 

@@ -445,3 +445,19 @@ test('input that cannot be read, or an output that cannot be written, exits 2 wi
   assert.equal(unwritable.code, 2);
   assert.equal(unwritable.stderr, `forksafe report: cannot write ${out}: no such file\n`);
 });
+
+test('the test a violation happened in (the optional `test` field) is named in the github and junit outputs', () => {
+  const file = reportFile([
+    violation(1, { site: '/app/a.js:1:1', message: 'a socket reached another process', test: { file: '/app/a.test.js', name: 'sends a job' } }),
+    violation(1, { site: '/app/b.js:2:2', message: 'no test here' }),
+  ]);
+  const github = cli(['report', file, '--format', 'github'], { cwd: dir });
+  assert.equal(github.code, 1);
+  const lines = github.stdout.trim().split('\n');
+  assert.equal(lines.length, 2);
+  assert.ok(lines.some((l) => l.endsWith('::a socket reached another process [during the test sends a job] [at /app/a.js:1:1]')), github.stdout);
+  assert.ok(lines.some((l) => l.endsWith('::no test here [at /app/b.js:2:2]')), github.stdout);
+  const junit = cli(['report', file, '--format', 'junit']);
+  assert.ok(junit.stdout.includes('During the test: sends a job (/app/a.test.js)'), junit.stdout);
+  assert.equal(junit.stdout.split('During the test').length, 2, 'only the violation with a test names one');
+});
