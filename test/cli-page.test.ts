@@ -184,11 +184,11 @@ test('--format junit is XML a parser accepts: one failing test case per call sit
   assert.equal(parsed.root, 'testsuites');
   const violations = run.records.filter((r) => r.type === 'violation');
   const failing = parsed.cases.filter((c) => c.failure !== null);
-  assert.equal(failing.length, violations.length);
+  assert.equal(failing.length, new Set(violations.map((v) => `${v.kind} ${v.site}`)).size, 'a failing case per call site');
   const fixture = relative(ROOT, TREE_APP);
   for (const v of violations) {
-    const matching = failing.filter((c) => c.failureType === v.kind);
-    assert.equal(matching.length, 1, `${v.kind} exactly once`);
+    const matching = failing.filter((c) => c.failureType === v.kind && c.name === v.site);
+    assert.equal(matching.length, 1, `${v.kind} at ${v.site} exactly once`);
     const [c] = matching;
     assert.equal(c!.suite, `forksafe ${v.kind}`);
     assert.ok(c!.failure!.includes(v.message), 'the message');
