@@ -96,6 +96,21 @@ function apply(patch: Patch, exports: any, label: string): any {
   }
 }
 
+let modulePatches: readonly ModulePatch[] = [];
+
+/**
+ * Patches the exports of one file of a package that was not loaded from its own file: a
+ * copy an esbuild bundle inlined (forksafe/esbuild marks each such file with its package,
+ * path and version at build time). Returns what the bundle should use instead.
+ */
+export function patchBundledFile(name: string, file: string, version: string, exports: unknown): unknown {
+  let result = exports;
+  for (const p of modulePatches) {
+    if (p.package === name && p.file === file && satisfies(version, p.versions)) result = apply(p, result, `${name}/${file} ${version} (bundled)`);
+  }
+  return result;
+}
+
 /** Applies every patch: builtins now, packages as the application requires them. */
 export function installPatches(patches: readonly Patch[]): void {
   for (const p of patches) {
@@ -107,6 +122,7 @@ export function installPatches(patches: readonly Patch[]): void {
   syncBuiltinESMExports();
   for (const r of remembered) apply(r.patch, r.exports, r.label);
   const modules = patches.filter((p): p is ModulePatch => !isBuiltin(p));
+  modulePatches = modules;
   if (modules.length === 0 || unhook) return;
   const byId = new Map<string, ModulePatch[]>();
   for (const p of modules) byId.set(idOf(p), [...(byId.get(idOf(p)) ?? []), p]);
@@ -137,6 +153,7 @@ export function installPatches(patches: readonly Patch[]): void {
 
 /** Undoes every patch, where our wrapper is still the one in place. */
 export function uninstallPatches(): void {
+  modulePatches = [];
   unhook?.();
   unhook = undefined;
   for (const { patch, exports, label } of active.reverse()) {
