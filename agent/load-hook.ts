@@ -1,5 +1,6 @@
 import Module = require('node:module');
 import { sep } from 'node:path';
+import { hookEsmEvaluatedCjs } from './esm-cjs-hook';
 
 /** Where a loaded file sits: `<basedir>/<file>`. Which package `basedir` holds is the caller's to say. */
 export interface PackageFile {
@@ -62,7 +63,9 @@ type Compile = (this: NodeJS.Module, content: string, filename: string, ...rest:
  * hooks `require` instead: a resolution for every `require` call, where this is one string
  * slice and one Map lookup per file evaluated. Files no patch names are never touched:
  * their `module.exports` is not read (ansi-styles makes it a getter that builds a new
- * object on each read, and without a setter).
+ * object on each read, and without a setter). The one path that skips `_compile`, Node 20's
+ * ESM loader evaluating CommonJS source that a `module.register` hook returned, is seen
+ * through esm-cjs-hook.ts.
  */
 export function hookFirstLoads(files: readonly string[], claim: Claim): () => void {
   const index = indexByBasename(files);
@@ -91,8 +94,13 @@ export function hookFirstLoads(files: readonly string[], claim: Claim): () => vo
     }
   };
   proto._compile = compile;
+  const unhookEsm = hookEsmEvaluatedCjs([...index.keys()], (module, filename) => {
+    const wanted = active && typeof filename === 'string' ? index.get(filename.slice(filename.lastIndexOf(sep) + 1)) : undefined;
+    if (wanted) seen(module, filename, wanted);
+  });
   return () => {
     active = false;
+    unhookEsm();
     // Put the original back only if nobody wrapped on top of us since.
     if (proto._compile === compile) proto._compile = original;
   };
