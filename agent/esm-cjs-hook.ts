@@ -1,4 +1,6 @@
 import Module = require('node:module');
+import { internalError } from './debug';
+import { disguise } from './wrap';
 
 /**
  * Node 20's ESM loader evaluates a CommonJS file itself, without `Module.prototype._compile`
@@ -43,10 +45,14 @@ export function hookEsmEvaluatedCjs(basenames: readonly string[], onEvaluated: (
   const url = `data:text/javascript,${encodeURIComponent(HOOK_SOURCE)}`;
   const register: Register = function (this: unknown, ...args) {
     const result = original.apply(this, args);
-    original.call(mod, url, { data: { basenames: [...new Set(basenames)] } });
+    try {
+      original.call(mod, url, { data: { basenames: [...new Set(basenames)] } });
+    } catch (err) {
+      internalError('register the ESM CommonJS hook', err);
+    }
     return result;
   };
-  mod.register = register;
+  mod.register = disguise(register, original);
   (globalThis as { [kEvaluated]?: unknown })[kEvaluated] = onEvaluated;
   // `import { register } from 'node:module'` reads a copy of the builtin's exports.
   Module.syncBuiltinESMExports();

@@ -1,6 +1,7 @@
 import Module = require('node:module');
 import { sep } from 'node:path';
 import { hookEsmEvaluatedCjs } from './esm-cjs-hook';
+import { disguise } from './wrap';
 
 /** Where a loaded file sits: `<basedir>/<file>`. Which package `basedir` holds is the caller's to say. */
 export interface PackageFile {
@@ -93,7 +94,7 @@ export function hookFirstLoads(files: readonly string[], claim: Claim): () => vo
       return;
     }
   };
-  proto._compile = compile;
+  proto._compile = disguise(compile, original);
   const unhookEsm = hookEsmEvaluatedCjs([...index.keys()], (module, filename) => {
     const wanted = active && typeof filename === 'string' ? index.get(filename.slice(filename.lastIndexOf(sep) + 1)) : undefined;
     if (wanted) seen(module, filename, wanted);
