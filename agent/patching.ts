@@ -44,31 +44,32 @@ function idOf(p: ModulePatch): string {
   return `${p.package}/${p.file}`;
 }
 
-/** What a folder's package.json says it is; read once per folder. */
+/** What a folder's package.json says it is; read once per folder and hook. */
 interface PackageId {
   name: string;
   version: string | undefined;
 }
 
-const packageCache = new Map<string, PackageId | undefined>();
-
 /**
  * The package in `basedir`, by its own package.json: an npm alias (`"pg-legacy":
  * "npm:pg@8.11.3"`), a vendored copy or pnpm's store is recognised by its `name`, not by
- * the folder it was installed in.
+ * the folder it was installed in. `names` are the packages patched, JSON-quoted: a
+ * package.json that holds none of them is not parsed (every package with a root `index.js`
+ * is read for pg-pool's; parsing them all cost more than reading them).
  */
-function packageAt(basedir: string): PackageId | undefined {
-  if (!packageCache.has(basedir)) {
+function packageAt(basedir: string, names: readonly string[], cache: Map<string, PackageId | undefined>): PackageId | undefined {
+  if (!cache.has(basedir)) {
     let id: PackageId | undefined;
     try {
-      const json = JSON.parse(readFileSync(join(basedir, 'package.json'), 'utf8'));
+      const text = readFileSync(join(basedir, 'package.json'), 'utf8');
+      const json = names.some((n) => text.includes(n)) ? JSON.parse(text) : undefined;
       id = typeof json?.name === 'string' ? { name: json.name, version: typeof json.version === 'string' ? json.version : undefined } : undefined;
     } catch {
       id = undefined;
     }
-    packageCache.set(basedir, id);
+    cache.set(basedir, id);
   }
-  return packageCache.get(basedir);
+  return cache.get(basedir);
 }
 
 interface Applied {
@@ -124,12 +125,14 @@ export function installPatches(patches: readonly Patch[]): void {
   for (const p of modules) byId.set(idOf(p), [...(byId.get(idOf(p)) ?? []), p]);
   const rangesOf = (pkg: string) => modules.filter((p) => p.package === pkg).map((p) => p.versions);
   const outside = new Set<string>();
+  const quotedNames = [...new Set(modules.map((p) => JSON.stringify(p.package)))];
+  const packages = new Map<string, PackageId | undefined>();
   // Files are matched where the drivers load them, so CJS and ESM apps are seen alike; the
   // package is what the package.json at `<basedir>` names, read only for files a patch names.
   unhook = hookFirstLoads(
     modules.map((p) => p.file),
     ({ basedir, file }) => {
-      const id = packageAt(basedir);
+      const id = packageAt(basedir, quotedNames, packages);
       const candidates = id && byId.get(`${id.name}/${file}`);
       if (!id || !candidates) return undefined;
       const { name, version } = id;
