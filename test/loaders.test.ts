@@ -19,7 +19,8 @@ const EXPECTED = ['mysql2:pool', 'pg:connection', 'pg:pool'];
 
 before(() => {
   assert.ok(existsSync(join(MODULES, 'tsx')), 'test/apps/loaders is installed (npm ci there)');
-  if (!existsSync(join(DIR, 'node_modules'))) symlinkSync(join('..', '..', 'apps', 'loaders', 'node_modules'), join(DIR, 'node_modules'));
+  rmSync(join(DIR, 'node_modules'), { force: true });
+  symlinkSync(join('..', '..', 'apps', 'loaders', 'node_modules'), join(DIR, 'node_modules'));
   // A vendored pg: its own files outside every node_modules folder, found by its package.json.
   rmSync(join(DIR, 'vendor'), { recursive: true, force: true });
   cpSync(join(MODULES, 'pg', 'package.json'), join(VENDORED, 'package.json'));
