@@ -1,5 +1,6 @@
 import Module = require('node:module');
 import { sep } from 'node:path';
+import { internalError } from './debug';
 import { hookEsmEvaluatedCjs } from './esm-cjs-hook';
 import { disguise } from './wrap';
 
@@ -81,15 +82,23 @@ export function hookFirstLoads(files: readonly string[], claim: Claim): () => vo
     if (wanted) seen(this, filename, wanted);
     return result;
   };
+  // Runs inside the application's require: nothing of ours may throw out of it.
   const seen = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
+    try {
+      take(module, filename, wanted);
+    } catch (err) {
+      internalError(`load hook for ${filename}`, err);
+    }
+  };
+  const take = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
     for (const w of wanted) {
       if (!filename.endsWith(w.suffix)) continue;
       const basedir = filename.slice(0, filename.length - w.suffix.length);
       if (!canBePackageRoot(basedir)) continue;
-      const take = claim({ basedir, file: w.file });
-      if (!take) continue;
+      const patch = claim({ basedir, file: w.file });
+      if (!patch) continue;
       const exports = module.exports;
-      const next = take(exports);
+      const next = patch(exports);
       if (next !== exports) module.exports = next;
       return;
     }
