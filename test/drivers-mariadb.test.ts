@@ -1,0 +1,55 @@
+// mariadb 3 at its lower bound and latest (test/apps/mariadb-*), promise API and
+// mariadb/callback, in fresh processes against the real MariaDB: what the registry lists,
+// what disconnectAll() closes (counted in the server's processlist, by a user of the test's
+// own), that the server saw a proper goodbye, and every door in strict and log mode.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { MYSQL, mysqlUser, readReport, runFixture, stepFixture, tempDir, waitFor } from './helpers';
+import { abortedFor } from './mysql-aborted';
+
+const APPS = ['mariadb-3.0', 'mariadb-latest'].map((name) => ({ name, dir: join(__dirname, 'apps', name) }));
+
+const summary = (d: any) => `${d.driver}:${d.kind}:${d.total}/${d.idle}/${d.active}`;
+
+for (const app of APPS) {
+  for (const api of ['promise', 'callback'] as const) {
+    test(`${app.name} ${api}: pool, cluster and connection tracked with the driver's counts; idle pooled connections closed with COM_QUIT, the rest keep working`, async () => {
+      const my = await mysqlUser();
+      try {
+        const run = stepFixture(join(__dirname, 'fixtures', 'mariadb', 'disconnect.js'), { env: { APP: app.dir, API: api, MYSQL_USER: my.user, MYSQL_PASSWORD: '' } });
+        const warm = await run.next();
+        assert.deepEqual(warm.errors, [], 'the app sees no error under 100 concurrent queries');
+        assert.equal(warm.answers, 100);
+        assert.ok(warm.samples > 1, 'counts were compared while the queries ran');
+        assert.equal(warm.mismatches, 0, "the registry's counts were the pool's own at every turn of the event loop");
+        assert.deepEqual(warm.databases.map(summary).sort(), ['mariadb:cluster:4/4/0', 'mariadb:connection:1/1/0', 'mariadb:pool:4/3/1']);
+        const pool = warm.databases.find((d: any) => d.kind === 'pool');
+        assert.deepEqual({ total: pool.total, idle: pool.idle, active: pool.active }, warm.own);
+        for (const d of warm.databases) assert.equal(d.target, `${my.user}@127.0.0.1:3306/test`);
+        assert.equal(await my.sessions(), 9, '4 pooled + 4 in the cluster + 1 standalone');
+        run.go();
+
+        const disc = await run.next();
+        assert.deepEqual(disc.result, { pools: 2, closed: 7, kept: 2 }, 'the pool and the cluster: 3 idle in the pool and 4 in the cluster closed; the checked-out and the standalone kept');
+        assert.deepEqual(disc.own, { total: 1, idle: 0, active: 1 });
+        assert.deepEqual(disc.databases.map(summary).sort(), ['mariadb:cluster:0/0/0', 'mariadb:connection:1/1/0', 'mariadb:pool:1/0/1']);
+        assert.equal(await waitFor(() => my.sessions(), (n) => n === 2), 2, 'once settled, the server sees only the checked-out and the standalone connection');
+        run.go();
+
+        const used = await run.next();
+        assert.deepEqual(used.values, [1, 2, 3, 4], 'checked-out, pool, standalone and cluster all answer');
+        assert.ok((await my.sessions()) >= 4, 'the pool and the cluster opened connections again on use');
+        run.go();
+
+        const end = await run.done;
+        assert.equal(end.code, 0, end.stderr);
+        assert.deepEqual(end.json.databases, [], 'ended pools, clusters and connections leave the registry');
+        assert.equal(await waitFor(() => my.sessions(), (n) => n === 0), 0);
+        assert.equal(await abortedFor(my.user), 0, 'every connection closed said goodbye: the server logged no aborted connection of this user');
+      } finally {
+        await my.drop();
+      }
+    });
+  }
+}
