@@ -53,3 +53,80 @@ for (const app of APPS) {
     });
   }
 }
+
+const DOORS = [
+  { door: 'send', kind: 'handle-transfer', api: 'ChildProcess.send' },
+  { door: 'spawn-stdio-socket', kind: 'stdio-inherit', api: 'child_process.spawn' },
+  { door: 'fork-stdio-fd', kind: 'stdio-inherit', api: 'child_process.fork' },
+  { door: 'spawnSync-fd', kind: 'stdio-inherit', api: 'child_process.spawnSync' },
+] as const;
+
+const CASES = APPS.flatMap((app) => [
+  ...DOORS.map((d) => ({ app, conn: 'standalone', ...d })),
+  // A pooled connection's socket: the one door is enough, the sockets come from the same place.
+  { app, conn: 'pooled', ...DOORS[0] },
+]);
+
+for (const { app, conn, door, kind, api } of CASES) {
+  test(`${app.name} ${conn} ${door}, strict: ${api} throws ForkSafetyError; the connection still works`, async () => {
+    const my = await mysqlUser();
+    try {
+      const run = await runFixture(join(__dirname, 'fixtures', 'mariadb', 'door.js'), { env: { APP: app.dir, CONN: conn, DOOR: door, FORKSAFE_MODE: 'strict', MYSQL_USER: my.user, MYSQL_PASSWORD: '' } });
+      assert.equal(run.code, 0, run.stderr);
+      const r = run.json;
+      assert.equal(r.threw?.name, 'ForkSafetyError', JSON.stringify(r));
+      assert.equal(r.threw.isForkSafetyError, true);
+      assert.equal(r.after, 'parent-after-block', 'the connection answers after the blocked call');
+      assert.equal(r.result, null, 'no child got started with, or received, the socket');
+      assert.deepEqual(r.violations, [{ kind, mode: 'strict', api, driver: 'mariadb', target: `${my.user}@127.0.0.1:3306/test` }]);
+    } finally {
+      await my.drop();
+    }
+  });
+
+  test(`${app.name} ${conn} ${door}, log: recorded in parent and child (inherited-socket); the app goes on`, async () => {
+    const my = await mysqlUser();
+    const { dir, cleanup } = tempDir();
+    try {
+      const report = join(dir, 'r.jsonl');
+      const run = await runFixture(join(__dirname, 'fixtures', 'mariadb', 'door.js'), { env: { APP: app.dir, CONN: conn, DOOR: door, FORKSAFE_REPORT: report, CHILD_WAIT_MS: '300', MYSQL_USER: my.user, MYSQL_PASSWORD: '' } });
+      assert.equal(run.code, 0, run.stderr);
+      const r = run.json;
+      assert.equal(r.threw, null);
+      assert.deepEqual(r.violations, [{ kind, mode: 'log', api, driver: 'mariadb', target: `${my.user}@127.0.0.1:3306/test` }]);
+      const child = r.result.reply;
+      assert.equal(child.agent, true, 'the agent reached the child by itself');
+      if (kind === 'handle-transfer') assert.equal(child.gotHandle, true, 'log mode changes nothing: the socket did go');
+      assert.deepEqual(child.violations.map((v: any) => v.kind), ['inherited-socket']);
+      assert.equal(child.violations[0].target, `${my.user}@127.0.0.1:3306/test`);
+      const lines = readReport(report).filter((l) => l.type === 'violation');
+      assert.deepEqual(lines.map((l) => `${l.kind} ${l.driver}`).sort(), [`${kind} mariadb`, 'inherited-socket mariadb'].sort());
+    } finally {
+      cleanup();
+      await my.drop();
+    }
+  });
+}
+
+test('mariadb-3.0 from an ES module app: the pre-fork step of child_process.fork closes the idle pooled connections only', async () => {
+  const my = await mysqlUser();
+  try {
+    const run = stepFixture(join(__dirname, 'fixtures', 'mariadb', 'prefork.mjs'), { env: { APP: APPS[0]!.dir, MYSQL_USER: my.user, MYSQL_PASSWORD: '' } });
+    const warm = await run.next();
+    assert.deepEqual(warm.databases.map(summary), ['mariadb:pool:3/2/1'], 'an ESM import of the CommonJS package is tracked');
+    assert.equal(await my.sessions(), 3);
+    run.go();
+    const forked = await run.next();
+    assert.deepEqual(forked.databases.map(summary), ['mariadb:pool:1/0/1'], 'right after fork() returned');
+    assert.equal(await waitFor(() => my.sessions(), (n) => n === 1), 1, 'the checked-out connection alone remains');
+    run.go();
+    const end = await run.done;
+    assert.equal(end.code, 0, end.stderr);
+    assert.deepEqual(end.json.values, [1, 2]);
+    assert.deepEqual(end.json.databases, []);
+    assert.equal(await waitFor(() => my.sessions(), (n) => n === 0), 0);
+    assert.equal(await abortedFor(my.user), 0);
+  } finally {
+    await my.drop();
+  }
+});
