@@ -130,3 +130,27 @@ test('mariadb-3.0 from an ES module app: the pre-fork step of child_process.fork
     await my.drop();
   }
 });
+
+test('Kysely (MysqlDialect) over a mariadb/callback pool: covered with nothing added', async () => {
+  const my = await mysqlUser();
+  try {
+    const run = stepFixture(join(__dirname, 'fixtures', 'mariadb', 'kysely.js'), { env: { APP: APPS[1]!.dir, MYSQL_USER: my.user, MYSQL_PASSWORD: '' } });
+    const warm = await run.next();
+    assert.deepEqual(warm.values, [1, 2, 3]);
+    assert.deepEqual(warm.databases.map(summary), ['mariadb:pool:3/3/0']);
+    assert.equal(await my.sessions(), 3);
+    run.go();
+    const forked = await run.next();
+    assert.deepEqual(forked.databases.map(summary), ['mariadb:pool:0/0/0'], 'the pre-fork step of child_process.fork closed the idle connections');
+    assert.equal(await waitFor(() => my.sessions(), (n) => n === 0), 0);
+    run.go();
+    const end = await run.done;
+    assert.equal(end.code, 0, end.stderr);
+    assert.equal(end.json.value, 4, 'Kysely goes on: the pool opened a connection again');
+    assert.deepEqual(end.json.databases, []);
+    assert.equal(await waitFor(() => my.sessions(), (n) => n === 0), 0);
+    assert.equal(await abortedFor(my.user), 0);
+  } finally {
+    await my.drop();
+  }
+});
