@@ -3,9 +3,12 @@
 // what disconnectAll() closes (counted in the server's processlist, by a user of the test's
 // own), that the server saw a proper goodbye, and every door in strict and log mode.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { MYSQL, mysqlUser, readReport, runFixture, stepFixture, tempDir, waitFor } from './helpers';
+import { satisfies } from '../agent/versions';
+import { SUPPORTED } from '../patches/supported';
 import { abortedFor } from './mysql-aborted';
 
 const APPS = ['mariadb-3.0', 'mariadb-latest'].map((name) => ({ name, dir: join(__dirname, 'apps', name) }));
@@ -154,3 +157,18 @@ test('Kysely (MysqlDialect) over a mariadb/callback pool: covered with nothing a
     await my.drop();
   }
 });
+
+for (const [app, version, files] of [
+  [APPS[0]!, '3.0.0', ['promise.js', 'callback.js']],
+  [APPS[1]!, '3.5.4', ['dist/promise.cjs', 'dist/callback.cjs']],
+] as const) {
+  test(`${app.name}: mariadb ${version} is inside the declared range, and the patch for its layout applies once per entry file`, async () => {
+    assert.equal(JSON.parse(readFileSync(join(app.dir, 'node_modules', 'mariadb', 'package.json'), 'utf8')).version, version);
+    assert.ok(satisfies(version, SUPPORTED.mariadb));
+    const run = await runFixture(join(__dirname, 'fixtures', 'mariadb', 'load.js'), { env: { APP: app.dir, NODE_DEBUG: 'forksafe' } });
+    assert.equal(run.code, 0, run.stderr);
+    for (const file of files) assert.equal(run.stderr.split('\n').filter((l) => l.endsWith(` patched mariadb/${file} ${version}`)).length, 1, `one "patched mariadb/${file}" line`);
+    assert.doesNotMatch(run.stderr, /internal error/);
+    assert.deepEqual(run.json.databases.map((d: any) => d.kind), ['pool', 'cluster']);
+  });
+}

@@ -3,9 +3,12 @@
 // closes (counted in the server's processlist, by a user of the test's own), that the server
 // saw a proper goodbye, and every door in strict and log mode.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { mysqlUser, readReport, runFixture, stepFixture, tempDir, waitFor } from './helpers';
+import { satisfies } from '../agent/versions';
+import { SUPPORTED } from '../patches/supported';
 import { abortedFor } from './mysql-aborted';
 
 const APP = join(__dirname, 'apps', 'mysql-2.18');
@@ -98,3 +101,13 @@ for (const { conn, door, kind, api } of CASES) {
     }
   });
 }
+
+test('mysql 2.18.1 is inside the declared range, and its patch applies once', async () => {
+  assert.equal(JSON.parse(readFileSync(join(APP, 'node_modules', 'mysql', 'package.json'), 'utf8')).version, '2.18.1');
+  assert.ok(satisfies('2.18.1', SUPPORTED.mysql));
+  const run = await runFixture(join(__dirname, 'fixtures', 'mariadb', 'load.js'), { env: { DRIVER: 'mysql', APP, NODE_DEBUG: 'forksafe' } });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stderr.split('\n').filter((l) => l.endsWith(' patched mysql/index.js 2.18.1')).length, 1);
+  assert.doesNotMatch(run.stderr, /internal error/);
+  assert.deepEqual(run.json.databases.map((d: any) => d.kind), ['pool', 'cluster']);
+});
