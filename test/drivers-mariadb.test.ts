@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { mysqlUser, readReport, runFixture, stepFixture, tempDir, waitFor } from './helpers';
 import { satisfies } from '../agent/versions';
+import { mariadbPatches } from '../patches/mariadb';
 import { SUPPORTED } from '../patches/supported';
 import { abortedFor, sessionIds } from './mysql-server';
 
@@ -183,3 +184,9 @@ for (const [app, version, files] of [
     assert.deepEqual(run.json.databases.map((d: any) => d.kind), ['pool', 'cluster']);
   });
 }
+
+test('a mariadb entry file without the expected factories is refused with a TypeError naming them', () => {
+  for (const p of mariadbPatches) {
+    assert.throws(() => p.patch({ createPool() {}, createPoolCluster() {} }), { name: 'TypeError', message: `mariadb/${p.file}: expected a function createConnection` });
+  }
+});

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { mysqlUser, readReport, runFixture, stepFixture, tempDir, waitFor } from './helpers';
 import { satisfies } from '../agent/versions';
+import { mysqlPatch } from '../patches/mysql';
 import { SUPPORTED } from '../patches/supported';
 import { abortedFor, sessionIds } from './mysql-server';
 
@@ -112,4 +113,8 @@ test('mysql 2.18.1 is inside the declared range, and its patch applies once', as
   assert.equal(run.stderr.split('\n').filter((l) => l.endsWith(' patched mysql/index.js 2.18.1')).length, 1);
   assert.doesNotMatch(run.stderr, /internal error/);
   assert.deepEqual(run.json.databases.map((d: any) => d.kind), ['pool', 'cluster']);
+});
+
+test('a mysql index.js without the expected factories is refused with a TypeError naming them', () => {
+  assert.throws(() => mysqlPatch.patch({ createPool() {}, createConnection() {} }), { name: 'TypeError', message: 'mysql/index.js: expected a function createPoolCluster' });
 });
