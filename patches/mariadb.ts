@@ -212,12 +212,15 @@ function innerPoolOf(emitters: Set<object>, layout: Layout, target: string): Poo
   const inner = [...emitters].find(isInnerPool);
   if (!inner) throw new TypeError('mariadb internals changed: expected an inner Pool (with _hasIdleConnection and release) to call on() while it is created');
   const state: PoolState = { inner, layout, target, seen: new Set() };
-  inner.on('acquire', (conn: unknown) => {
-    if (!isRawConnection(conn)) return;
-    state.seen.add(conn);
-    // Pools replace connections over time: forget the closed ones now and then.
-    if (state.seen.size > 2 * inner.totalConnections() + 8) for (const c of state.seen) if (!alive(c)) state.seen.delete(c);
-  });
+  // Runs inside the app's getConnection/query: guarded like any work done in its calls.
+  inner.on('acquire', (conn: unknown) =>
+    guard('mariadb acquire', () => {
+      if (!isRawConnection(conn)) return;
+      state.seen.add(conn);
+      // Pools replace connections over time: forget the closed ones now and then.
+      if (state.seen.size > 2 * inner.totalConnections() + 8) for (const c of state.seen) if (!alive(c)) state.seen.delete(c);
+    }, undefined),
+  );
   return state;
 }
 
