@@ -3,10 +3,11 @@ import { childProcessPatch } from './child-process';
 import { clusterPatch } from './cluster';
 import { mysql2Patches } from './mysql2';
 import { pgClientPatches, pgPoolPatch } from './pg';
+import { postgresPatches } from './postgres';
 import { processPatch } from './process';
 import { knexPatch } from './knex';
 import { ioredisPatch, nodeRedisPatch } from './redis';
 import { sequelizePatch } from './sequelize';
 
 /** Everything forksafe patches, one file per module. */
-export const patches: readonly Patch[] = [childProcessPatch, clusterPatch, processPatch, pgPoolPatch, ...pgClientPatches, ...mysql2Patches, knexPatch, sequelizePatch, ioredisPatch, nodeRedisPatch];
+export const patches: readonly Patch[] = [childProcessPatch, clusterPatch, processPatch, pgPoolPatch, ...pgClientPatches, ...mysql2Patches, ...postgresPatches, knexPatch, sequelizePatch, ioredisPatch, nodeRedisPatch];
