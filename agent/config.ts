@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { sayOnce } from './debug';
 
 export type Mode = 'log' | 'strict' | 'off';
 export type OnFork = 'disconnect' | 'keep';
@@ -51,12 +52,13 @@ function namesOf(name: string, value: string, accepted: readonly string[]): stri
 }
 
 /**
- * Reads the FORKSAFE_* variables (`integrations`: the names FORKSAFE_DISABLE accepts).
+ * Reads the FORKSAFE_* variables (`integrations`: the names FORKSAFE_DISABLE accepts;
+ * undefined in off mode, where nothing is patched and the names are not checked).
  * An empty variable counts as unset. A bad value throws
  * ConfigError; with `onBad` (a child process, which must keep running) it is handed to
  * `onBad` and the default is used instead.
  */
-export function readEnv(env: NodeJS.ProcessEnv, integrations: readonly string[], onBad?: (err: ConfigError) => void): Config {
+export function readEnv(env: NodeJS.ProcessEnv, integrations: readonly string[] | undefined, onBad?: (err: ConfigError) => void): Config {
   const get = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
   const read = <T>(name: string, parse: (value: string) => T, fallback: T): T => {
     const value = get(name);
@@ -74,8 +76,38 @@ export function readEnv(env: NodeJS.ProcessEnv, integrations: readonly string[],
     onFork: read('FORKSAFE_ON_FORK', (v) => oneOf('FORKSAFE_ON_FORK', v, ON_FORK), DEFAULTS.onFork),
     report: read('FORKSAFE_REPORT', (v) => resolve(v), DEFAULTS.report),
     propagate: read('FORKSAFE_PROPAGATE', (v) => oneOf('FORKSAFE_PROPAGATE', v, PROPAGATE) === '1', DEFAULTS.propagate),
-    disable: read('FORKSAFE_DISABLE', (v) => namesOf('FORKSAFE_DISABLE', v, integrations), DEFAULTS.disable),
+    disable: read('FORKSAFE_DISABLE', (v) => (integrations ? namesOf('FORKSAFE_DISABLE', v, integrations) : v.split(',')), DEFAULTS.disable),
   };
+}
+
+/** Set in every child the agent reaches: the pid of the process that passed the settings on. */
+export const PARENT_ENV = 'FORKSAFE_PARENT';
+
+/**
+ * The settings of this process's environment. Only the first process of a tree stops on a
+ * bad one, before the application runs: one stderr line, exit 9 (Node's own code for a bad
+ * argument). A child got its settings from its parent (or has its own explicit ones): it
+ * says what is wrong once and uses the default instead.
+ */
+export function configFromEnvironment(integrations?: readonly string[]): Config {
+  const child = process.env[PARENT_ENV] !== undefined;
+  try {
+    return readEnv(process.env, integrations, child ? (err) => sayOnce(err.message, `${err.message}; this child process uses the default instead`) : undefined);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return exitBadConfig(err);
+  }
+}
+
+/** Stops the first process of a tree on a bad setting, before the application runs. */
+export function exitBadConfig(err: ConfigError): never {
+  process.stderr.write(`forksafe: ${err.message}\n`);
+  process.exit(9);
+}
+
+/** Whether this process's settings came from a parent running the agent. */
+export function isChild(): boolean {
+  return process.env[PARENT_ENV] !== undefined;
 }
 
 /** Validates what `configure()` was given, with the same words as for the environment. */

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { internalError } from './debug';
-import { takeParentManifest, type Manifest, type ManifestSocket } from './manifest';
+import { ANNOUNCE_CMD, takeParentManifest, type ManifestSocket } from './manifest';
 import { findSocket, type Found } from './registry';
 import { enabled } from './settings';
 import { addressesOf, socketFd, socketIdentity } from './sockets';
@@ -41,28 +41,44 @@ function incidentOf(kind: ViolationKind, api: Api, found: Found, what: string): 
   };
 }
 
-/** `subprocess.send(msg, handle)`, `worker.send(...)`, `process.send(...)`. */
-export function checkSend(api: Api, handle: unknown, skip: Function): void {
-  if (handle === null || typeof handle !== 'object' || !enabled()) return;
+/**
+ * `subprocess.send(msg, handle)`, `worker.send(...)`, `process.send(...)`. Returns the
+ * tracked socket when it is let through (log mode), for the caller to announce.
+ */
+export function checkSend(api: Api, handle: unknown, skip: Function): Found | undefined {
+  if (handle === null || typeof handle !== 'object' || !enabled()) return undefined;
+  let passed: Found | undefined;
   door('checkSend', () => {
     const found = findSocket(handle);
     if (found) raise(incidentOf('handle-transfer', api, found, 'A connection\'s socket was handed to another process'), skip);
+    passed = found;
   });
+  return passed;
 }
 
-/** The `stdio` option of every spawn: a tracked socket, or its descriptor number. */
-export function checkStdio(api: Api, stdio: unknown, skip: Function): void {
-  if (!Array.isArray(stdio) || !enabled()) return;
+/**
+ * The `stdio` option of every spawn: a tracked socket, or its descriptor number. Returns
+ * the tracked sockets let through (log mode), for the child's manifest.
+ */
+export function checkStdio(api: Api, stdio: unknown, skip: Function): Found[] {
+  const passed: Found[] = [];
+  if (!Array.isArray(stdio) || !enabled()) return passed;
   door('checkStdio', () => {
     for (const item of stdio) {
       if (typeof item !== 'number' && (item === null || typeof item !== 'object')) continue;
       const found = findSocket(item);
-      if (found) raise(incidentOf('stdio-inherit', api, found, 'A connection\'s socket was put in the stdio of a child process'), skip);
+      if (!found) continue;
+      raise(incidentOf('stdio-inherit', api, found, 'A connection\'s socket was put in the stdio of a child process'), skip);
+      passed.push(found);
     }
   });
+  return passed;
 }
 
-let parentSockets: Manifest | undefined;
+// This process's parent, and the sockets it said it let through to us: those inherited
+// at start-up (the manifest) and those announced over IPC just before a send().
+let parentPid: number | undefined;
+const parentSockets = new Map<string, ManifestSocket>();
 
 function inheritedIncident(s: ManifestSocket, parent: number, api: string, site: string, how: string): Incident {
   return {
@@ -92,31 +108,40 @@ function openDescriptors(): number[] {
 /** At start-up in a child: does it hold a database socket of its parent? */
 export function checkInheritedAtStartup(skip: Function): void {
   door('checkInheritedAtStartup', () => {
-    parentSockets = takeParentManifest();
-    if (!parentSockets || !enabled()) return;
-    const byId = new Map(parentSockets.sockets.map((s) => [s.id, s]));
+    const manifest = takeParentManifest();
+    if (!manifest || !enabled()) return;
+    parentPid = manifest.pid;
+    for (const s of manifest.sockets) parentSockets.set(s.id, s);
     for (const fd of openDescriptors()) {
       const id = socketIdentity(fd);
-      const s = id === undefined ? undefined : byId.get(id);
-      if (s) raise(inheritedIncident(s, parentSockets.pid, 'process start-up', `fd ${fd}`, 'inherited at start-up'), skip);
+      const s = id === undefined ? undefined : parentSockets.get(id);
+      if (s) raise(inheritedIncident(s, manifest.pid, 'process start-up', `fd ${fd}`, 'inherited at start-up'), skip);
     }
   });
 }
 
-/** A handle a child received over IPC: is it one of its parent's database sockets? */
+/** An internal IPC message: the parent announcing a socket it is about to send. */
+export function noteAnnounced(message: unknown): void {
+  const m = message as { cmd?: unknown; pid?: unknown; socket?: ManifestSocket } | null;
+  if (m === null || typeof m !== 'object' || m.cmd !== ANNOUNCE_CMD || typeof m.socket?.id !== 'string') return;
+  parentPid = typeof m.pid === 'number' ? m.pid : parentPid;
+  parentSockets.set(m.socket.id, m.socket);
+}
+
+/** A handle a child received over IPC: is it one of its parent's sockets? */
 export function checkReceived(handle: unknown, skip: Function): void {
   // Servers and other handles are not connections: only sockets have a remote end.
-  if (!parentSockets || handle === null || typeof handle !== 'object' || !('remoteAddress' in handle) || !enabled()) return;
+  if (parentSockets.size === 0 || handle === null || typeof handle !== 'object' || !('remoteAddress' in handle) || !enabled()) return;
   door('checkReceived', () => {
     const socket = handle as Socket;
     const fd = socketFd(socket);
     const id = fd === undefined ? undefined : socketIdentity(fd);
-    let s = id === undefined ? undefined : parentSockets!.sockets.find((p) => p.id === id);
+    let s = id === undefined ? undefined : parentSockets.get(id);
     if (!s && id === undefined) {
       // No identity to compare (no fstat of sockets here): the two ends' addresses will do.
       const { local, remote } = addressesOf(socket);
-      s = parentSockets!.sockets.find((p) => local !== '' && p.local === local && p.remote === remote);
+      for (const p of parentSockets.values()) if (local !== '' && p.local === local && p.remote === remote) s = p;
     }
-    if (s) raise(inheritedIncident(s, parentSockets!.pid, "process.on('message')", 'the IPC channel', 'received over IPC'), skip);
+    if (s) raise(inheritedIncident(s, parentPid ?? process.ppid, "process.on('message')", 'the IPC channel', 'received over IPC'), skip);
   });
 }

@@ -168,11 +168,3 @@ export function findSocket(candidate: unknown): Found | undefined {
   }
   return undefined;
 }
-
-/** Every tracked socket, for the manifest a child receives. */
-export function* allSockets(): Generator<Found> {
-  for (const [entry, o] of live()) {
-    const sockets = guard(`${entry.adapter.driver}.sockets`, () => entry.adapter.sockets(o), []);
-    for (const socket of sockets) yield { entry, socket };
-  }
-}

@@ -1,4 +1,5 @@
-// FORKSAFE_DISABLE: one integration off, the agent on; a bad name stops the first process.
+// Settings from the environment: FORKSAFE_DISABLE turns one integration off and leaves the
+// agent on; FORKSAFE_MODE=off costs an empty preload until the API is used.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mysqlUser, pgKill, runFixture, uniqueName } from './helpers';
@@ -41,4 +42,22 @@ test('a name forksafe does not patch stops the first process with one line namin
   const lines = run.stderr.trim().split('\n');
   assert.equal(lines.length, 1, run.stderr);
   assert.match(lines[0]!, /^forksafe: FORKSAFE_DISABLE="pg,mongo" names "mongo", which forksafe does not patch; accepted: a comma-separated list of .*\bchild_process\b.*\bmysql2\b.*\bpg\b/);
+});
+
+test('FORKSAFE_MODE=off loads nothing of the agent until the API is used; configure() then switches it on', async () => {
+  const appName = uniqueName('offon');
+  try {
+    const run = await runFixture('config/off-then-on.js', { env: { FORKSAFE_MODE: 'off', PGAPPNAME: appName } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.json, { before: false, offDatabases: 0, loadedByApi: true, mode: 'log', databases: ['pg:pool'] });
+  } finally {
+    await pgKill(appName);
+  }
+});
+
+test('FORKSAFE_MODE=off still stops the first process on a bad setting', async () => {
+  const run = await runFixture('core/app-ran.js', { env: { FORKSAFE_MODE: 'off', FORKSAFE_ON_FORK: 'close' } });
+  assert.equal(run.code, 9);
+  assert.equal(run.stdout, '');
+  assert.match(run.stderr, /^forksafe: FORKSAFE_ON_FORK="close" is not valid/);
 });
