@@ -150,46 +150,54 @@ const DOORS = [
   { door: 'fork-stdio-fd', kind: 'stdio-inherit', api: 'child_process.fork' },
   { door: 'spawnSync-fd', kind: 'stdio-inherit', api: 'child_process.spawnSync' },
 ] as const;
+const TLS_DOORS: readonly string[] = ['send', 'spawn-stdio-socket', 'spawnSync-fd'];
 
-// Each door is its own process pair with its own application_name: run side by side.
+// Each door is its own process pair with its own application_name: run side by side. TLS
+// is the server's (scripts/postgres-tls.sh, run by .ci/run); the fixture asks pg_stat_ssl.
 for (const app of APPS) {
-  describe(`postgres.js ${app}: the doors`, { concurrency: 5 }, () => {
-    for (const { door, kind, api } of DOORS) {
-      test(`${door}, strict: ${api} throws ForkSafetyError, the child never speaks, the connection still works`, async () => {
-        await withApp(async (name) => {
-          const run = await runFixture('postgres/door.js', { env: { PGJS_APP: app, PGAPPNAME: name, DRIVER: 'pg', DOOR: door, FORKSAFE_MODE: 'strict', CHILD_SPEAKS: '1', CHILD_WAIT_MS: '300' } });
-          assert.equal(run.code, 0, run.stderr);
-          const r = run.json;
-          assert.equal(await spokeRows(name), 0, 'the server never saw another process speak in this session');
-          assert.deepEqual(r.threw, { name: 'ForkSafetyError', code: `FORKSAFE_${kind.toUpperCase().replace('-', '_')}`, isForkSafetyError: true, violationKind: kind });
-          assert.deepEqual(r.after, { v: 'parent-after-block' });
-          assert.equal(r.result, null);
-          assert.deepEqual(r.violations.map((v: any) => `${v.kind} ${v.api} ${v.driver} ${v.mode} ${v.target}`), [`${kind} ${api} postgres strict ${TARGET}`]);
-        });
-      });
-
-      test(`${door}, log: recorded in the report; the child's agent sees the inherited socket`, async () => {
-        await withApp(async (name) => {
-          const { dir, cleanup } = tempDir();
-          try {
-            const report = join(dir, 'r.jsonl');
-            const run = await runFixture('postgres/door.js', { env: { PGJS_APP: app, PGAPPNAME: name, DOOR: door, FORKSAFE_REPORT: report, CHILD_WAIT_MS: '300' } });
+  for (const tls of [false, true]) {
+    const SSL = tls ? { PGJS_SSL: 'require' } : {};
+    describe(`postgres.js ${app}${tls ? ' over TLS' : ''}: the doors`, { concurrency: 5 }, () => {
+      // Over TLS, one door per way out is enough: what differs is how the socket is found.
+      for (const { door, kind, api } of tls ? DOORS.filter((d) => TLS_DOORS.includes(d.door)) : DOORS) {
+        test(`${door}, strict: ${api} throws ForkSafetyError, the child never speaks, the connection still works`, async () => {
+          await withApp(async (name) => {
+            const run = await runFixture('postgres/door.js', { env: { ...SSL, PGJS_APP: app, PGAPPNAME: name, DRIVER: 'pg', DOOR: door, FORKSAFE_MODE: 'strict', CHILD_SPEAKS: '1', CHILD_WAIT_MS: '300' } });
             assert.equal(run.code, 0, run.stderr);
             const r = run.json;
-            assert.equal(r.threw, null);
-            const lines = readReport(report).filter((l) => l.type === 'violation');
-            assert.deepEqual(lines.map((l) => `${l.kind} ${l.driver} ${l.target}`).sort(), [`${kind} postgres ${TARGET}`, `inherited-socket postgres ${TARGET}`].sort());
-            const parent = lines.find((l) => l.kind === kind);
-            assert.equal(parent.api, api);
-            assert.equal(parent.socket.remote, `${PG.host}:${PG.port}`);
-            assert.deepEqual(r.result.reply.violations.map((v: any) => v.kind), ['inherited-socket']);
-          } finally {
-            cleanup();
-          }
+            assert.equal(r.encrypted, tls, tls ? 'the session is TLS (run scripts/postgres-tls.sh if the server has TLS off)' : 'the session is plain');
+            assert.equal(await spokeRows(name), 0, 'the server never saw another process speak in this session');
+            assert.deepEqual(r.threw, { name: 'ForkSafetyError', code: `FORKSAFE_${kind.toUpperCase().replace('-', '_')}`, isForkSafetyError: true, violationKind: kind });
+            assert.deepEqual(r.after, { v: 'parent-after-block' });
+            assert.equal(r.result, null);
+            assert.deepEqual(r.violations.map((v: any) => `${v.kind} ${v.api} ${v.driver} ${v.mode} ${v.target}`), [`${kind} ${api} postgres strict ${TARGET}`]);
+          });
         });
-      });
-    }
-  });
+
+        test(`${door}, log: recorded in the report; the child's agent sees the inherited socket`, async () => {
+          await withApp(async (name) => {
+            const { dir, cleanup } = tempDir();
+            try {
+              const report = join(dir, 'r.jsonl');
+              const run = await runFixture('postgres/door.js', { env: { ...SSL, PGJS_APP: app, PGAPPNAME: name, DOOR: door, FORKSAFE_REPORT: report, CHILD_WAIT_MS: '300' } });
+              assert.equal(run.code, 0, run.stderr);
+              const r = run.json;
+              assert.equal(r.encrypted, tls);
+              assert.equal(r.threw, null);
+              const lines = readReport(report).filter((l) => l.type === 'violation');
+              assert.deepEqual(lines.map((l) => `${l.kind} ${l.driver} ${l.target}`).sort(), [`${kind} postgres ${TARGET}`, `inherited-socket postgres ${TARGET}`].sort());
+              const parent = lines.find((l) => l.kind === kind);
+              assert.equal(parent.api, api);
+              assert.equal(parent.socket.remote, `${PG.host}:${PG.port}`);
+              assert.deepEqual(r.result.reply.violations.map((v: any) => v.kind), ['inherited-socket']);
+            } finally {
+              cleanup();
+            }
+          });
+        });
+      }
+    });
+  }
 }
 
 test('Drizzle on postgres.js: nothing added, the instance it runs on is tracked and disconnected', async () => {
