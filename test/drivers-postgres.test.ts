@@ -116,6 +116,25 @@ for (const app of APPS) {
       });
     });
 
+    test('listen(): its connection is the instance\'s (a door sees it), not counted, and disconnectAll leaves it listening', async () => {
+      await withApp(async (name) => {
+        const run = stepFixture('postgres/listen.js', { env: { PGJS_APP: app, PGAPPNAME: name, FORKSAFE_MODE: 'strict' } });
+        const listening = await run.next();
+        assert.equal(listening.sockets, 2, 'the listener and one pooled connection');
+        assert.deepEqual(listening.databases.map((d: any) => `${d.kind} ${d.total}/${d.idle}/${d.active}`), ['pool 1/1/0'], "the driver's own pool, without its listener");
+        assert.equal(await pgSessions(name), 2);
+        run.go();
+        const disc = await run.next();
+        assert.equal(disc.closed, 1);
+        assert.equal(await pgSessions(name), 1, 'only the listener is left');
+        run.go();
+        const end = await run.done;
+        assert.equal(end.code, 0, end.stderr);
+        assert.equal(end.json.threw, 'ForkSafetyError', "the listener's socket cannot reach a child");
+        assert.deepEqual(end.json.heard, ['after'], 'still listening after disconnectAll');
+      });
+    });
+
     test('fork(): the pre-fork step closes the idle connections, the transaction goes on', async () => {
       await withApp(async (name) => {
         const { dir, cleanup } = tempDir();
