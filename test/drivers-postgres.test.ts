@@ -229,3 +229,11 @@ test('Drizzle on postgres.js: nothing added, the instance it runs on is tracked 
     assert.deepEqual(r.left, []);
   });
 });
+
+test('ESM: `import postgres` (the package\'s import build) is not covered, the CommonJS build through createRequire is (docs/drivers-postgres.md)', async () => {
+  await withApp(async (name) => {
+    const run = await runFixture('postgres/esm.mjs', { env: { PGJS_APP: 'postgres-latest', PGAPPNAME: name } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(run.json, { viaImport: 0, viaRequire: 1 });
+  });
+});
