@@ -2,7 +2,7 @@
 // app (test/apps/postgres-3.3: 3.3.0, test/apps/postgres-latest: the latest 3.x), in fresh
 // processes against the real server, counted in pg_stat_activity by application_name.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { PG, pgKill, pgSessions, readReport, ROOT, runFixture, spokeRows, stepFixture, tempDir, uniqueName, waitFor } from './helpers';
@@ -238,5 +238,29 @@ test('ESM: `import postgres` (the package\'s import build) is not covered, the C
     const run = await runFixture('postgres/esm.mjs', { env: { PGJS_APP: 'postgres-latest', PGAPPNAME: name } });
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual(run.json, { viaImport: 0, viaRequire: 1 });
+  });
+});
+
+test('another layout (the queues renamed in a copy of postgres.js): the app and its forks go on, the instance is not listed, the debug log names what was expected', async () => {
+  await withApp(async (name) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const copy = join(dir, 'node_modules', 'postgres');
+      cpSync(join(ROOT, 'test', 'apps', 'postgres-latest', 'node_modules', 'postgres'), copy, { recursive: true });
+      const index = join(copy, 'cjs', 'src', 'index.js');
+      const source = readFileSync(index, 'utf8');
+      const renamed = source.replace('queues = { connecting, reserved, closed, ended, open, busy, full }', 'queues = { connecting, reserved, closed, ended, idle: open, busy, full }');
+      assert.notEqual(renamed, source, 'the copy was edited');
+      writeFileSync(index, renamed);
+      const run = await runFixture('postgres/other-layout.js', { env: { PGJS_APP_DIR: dir, PGAPPNAME: name, NODE_DEBUG: 'forksafe' } });
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(run.json, { rows: [1, 2], after: 3, childExit: 0, closed: 0, databases: [] });
+      const lines = run.stderr.split('\n').filter((l) => l.includes('internal error'));
+      assert.equal(lines.length, 2, run.stderr);
+      assert.match(lines[0], /postgres connection.*TypeError: postgres Connection: expected queues connecting, reserved, closed, ended, open, busy, full/);
+      assert.match(lines[1], /postgres\(\).*TypeError: postgres\(\): expected sql\.options/);
+    } finally {
+      cleanup();
+    }
   });
 });
