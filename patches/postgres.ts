@@ -32,6 +32,10 @@ import { SUPPORTED } from './supported';
 // - listen() and subscribe() run internal instances through index.js's own Postgres (not
 //   the export): they are not pools of the app, but their sockets are the instance's, found
 //   by their options' `shared` object, which parseOptions passes on unchanged.
+// - 3.3.x reuses a plain socket object across reconnects (3.4 makes a new one): the socket
+//   is read again whenever its handle changes.
+// The ESM build (src/, what `import` loads) is the same code, which no CommonJS load hook
+// sees: not covered (docs/drivers-postgres.md).
 
 interface PgjsQueue {
   readonly length: number;
@@ -71,7 +75,7 @@ interface Group {
   ended: boolean;
 }
 
-/** What the driver hands the Connection factory and the adapter needs. */
+/** The driver's queues, by the names index.js gives them (3.3.0 to 3.4.x alike). */
 const QUEUE_NAMES = ['connecting', 'reserved', 'closed', 'ended', 'open', 'busy', 'full'] as const;
 
 const groupOfQueues = new WeakMap<object, Group>();
