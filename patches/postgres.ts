@@ -35,7 +35,8 @@ import { SUPPORTED } from './supported';
 // - 3.3.x reuses a plain socket object across reconnects (3.4 makes a new one): the socket
 //   is read again whenever its handle changes.
 // The ESM build (src/, what `import` loads) is the same code, which no CommonJS load hook
-// sees: not covered (docs/drivers-postgres.md).
+// sees: its instances are not listed; its sockets reach the doors only as client sockets
+// noted by the net patch (docs/drivers-postgres.md).
 
 interface PgjsQueue {
   readonly length: number;

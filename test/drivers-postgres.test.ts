@@ -233,11 +233,11 @@ test('Drizzle on postgres.js: nothing added, the instance it runs on is tracked 
   });
 });
 
-test('ESM: `import postgres` (the package\'s import build) is not covered, the CommonJS build through createRequire is (docs/drivers-postgres.md)', async () => {
+test('ESM: an instance of the `import` build is not listed, but its socket is stopped at the doors (the net patch); the CommonJS build through createRequire is listed (docs/drivers-postgres.md)', async () => {
   await withApp(async (name) => {
-    const run = await runFixture('postgres/esm.mjs', { env: { PGJS_APP: 'postgres-latest', PGAPPNAME: name } });
+    const run = await runFixture('postgres/esm.mjs', { env: { PGJS_APP: 'postgres-latest', PGAPPNAME: name, FORKSAFE_MODE: 'strict' } });
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(run.json, { viaImport: 0, viaRequire: 1 });
+    assert.deepEqual(run.json, { viaImport: 0, viaRequire: 1, door: { name: 'ForkSafetyError', driver: 'postgres', target: `${PG.host}:${PG.port}` }, after: 'after' });
   });
 });
 
