@@ -8,6 +8,8 @@ export const SUPPORTED = {
   mariadb: '>=3 <4',
   // index.js's factories and lib/Pool.js's arrays (2.18.0 and 2.18.1, the latest, differ only in TLS profiles).
   mysql: '>=2.18 <3',
+  // postgres.js: its CommonJS build (cjs/src/index.js, cjs/src/connection.js); verified on 3.3.0 and 3.4.
+  postgres: '>=3.3 <4',
   // Client#initializePool and a tarn Pool in client.pool (knex 2 and 3); verified on 3.3.
   knex: '>=2 <4',
   // The abstract ConnectionManager's initPools/_connect and sequelize-pool (Sequelize 6;
