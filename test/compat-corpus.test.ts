@@ -26,6 +26,8 @@ interface Entry {
 interface Outcome {
   ok: boolean;
   error?: string;
+  /** How its process ended, when it ended before answering for this package. */
+  died?: string;
   kinds?: string[];
   fingerprint?: unknown;
   /** What the process wrote to stderr while this package loaded. */
@@ -60,7 +62,8 @@ async function runBatch(names: string[], nodeArgs: string[]): Promise<{ outcomes
   for (const line of run.stderr.split('\n')) {
     const marker = MARKER.exec(line);
     if (marker) current = marker[1]!;
-    else if (line !== '') stderrOf.set(current, `${stderrOf.get(current) ?? ''}${line}\n`);
+    // Node's warnings start with the pid, which is all two runs never share.
+    else if (line !== '') stderrOf.set(current, `${stderrOf.get(current) ?? ''}${line.replace(/^\(node:\d+\)/, '(node:<pid>)')}\n`);
   }
   const outcomes = new Map<string, Outcome>();
   for (const line of run.stdout.split('\n')) {
@@ -74,35 +77,38 @@ async function runBatch(names: string[], nodeArgs: string[]): Promise<{ outcomes
   return { outcomes, ms, died };
 }
 
-/** Runs `names` in batches, a few processes at a time; a package whose process died is rerun alone. */
-async function runCorpus(names: string[], nodeArgs: string[]): Promise<Run> {
-  const batches: string[][] = [];
-  for (let i = 0; i < names.length; i += BATCH) batches.push(names.slice(i, i + BATCH));
-  const outcomes = new Map<string, Outcome>();
-  let processMs = 0;
-  let processes = 0;
-  const runQueue = async (queue: string[][], onDone: (batch: string[], r: Awaited<ReturnType<typeof runBatch>>) => void) => {
-    const workers = Array.from({ length: Math.max(1, Math.min(4, availableParallelism())) }, async () => {
-      for (let batch = queue.shift(); batch; batch = queue.shift()) {
-        const r = await runBatch(batch, nodeArgs);
-        processMs += r.ms;
-        processes += 1;
-        onDone(batch, r);
+/**
+ * Runs `names` in batches, bare and with `agentArgs`, a few processes at a time (both runs
+ * of one batch side by side, so they share the machine's load). A package that
+ * killed its process must not hide the ones after it: every package some process did not
+ * answer for is run again alone, in every mode, so both sides compare like with like.
+ */
+async function runCorpus(names: string[], agentArgs: string[]): Promise<{ bare: Run; agent: Run }> {
+  const modes = [[], agentArgs];
+  const runs: Run[] = modes.map(() => ({ outcomes: new Map(), processMs: 0, processes: 0 }));
+  const runQueue = async (jobs: { batch: string[]; mode: number }[], onDone: (job: { batch: string[]; mode: number }, r: Awaited<ReturnType<typeof runBatch>>) => void) => {
+    const workers = Array.from({ length: Math.max(2, Math.min(4, availableParallelism())) }, async () => {
+      for (let job = jobs.shift(); job; job = jobs.shift()) {
+        const r = await runBatch(job.batch, modes[job.mode]!);
+        runs[job.mode]!.processMs += r.ms;
+        runs[job.mode]!.processes += 1;
+        onDone(job, r);
       }
     });
     await Promise.all(workers);
   };
-  const unanswered: string[] = [];
-  await runQueue(batches, (batch, r) => {
-    for (const [name, outcome] of r.outcomes) outcomes.set(name, outcome);
-    unanswered.push(...batch.filter((n) => !r.outcomes.has(n)));
+  const jobs: { batch: string[]; mode: number }[] = [];
+  for (let i = 0; i < names.length; i += BATCH) modes.forEach((_, mode) => jobs.push({ batch: names.slice(i, i + BATCH), mode }));
+  const unanswered = new Set<string>();
+  await runQueue(jobs, ({ batch, mode }, r) => {
+    for (const [name, outcome] of r.outcomes) runs[mode]!.outcomes.set(name, outcome);
+    for (const name of batch) if (!r.outcomes.has(name)) unanswered.add(name);
   });
-  // A package that killed its process must not hide the ones after it: each gets a process.
-  await runQueue(
-    unanswered.map((n) => [n]),
-    ([name], r) => outcomes.set(name!, r.outcomes.get(name!) ?? { ok: false, error: `no answer: ${r.died ?? 'the process ended without one'}`, stderr: '' }),
-  );
-  return { outcomes, processMs, processes };
+  const alone = [...unanswered].flatMap((name) => modes.map((_, mode) => ({ batch: [name], mode })));
+  await runQueue(alone, ({ batch: [name], mode }, r) => {
+    runs[mode]!.outcomes.set(name!, r.outcomes.get(name!) ?? { ok: false, died: r.died ?? 'exit code 0 without an answer', stderr: '' });
+  });
+  return { bare: runs[0]!, agent: runs[1]! };
 }
 
 /** The first place two JSON values differ, as a path and both sides (short). */
@@ -119,6 +125,10 @@ function firstDifference(a: unknown, b: unknown, path = ''): string | undefined 
   return `${path || '(root)'}: bare ${show(a)}, agent ${show(b)}`;
 }
 
+function said(o: Outcome): string {
+  return o.ok ? 'loads' : o.died ? `ends its process (${o.died})` : `throws ${o.error}`;
+}
+
 /** Every package whose outcome under the agent is not the one it has bare, with how. */
 function differences(bare: Run, agent: Run, names: string[]): string[] {
   const out: string[] = [];
@@ -127,8 +137,7 @@ function differences(bare: Run, agent: Run, names: string[]): string[] {
     const a = agent.outcomes.get(name);
     if (!b && !a) continue;
     if (!a || !b) out.push(`${name}: ${a ? 'no answer bare' : 'no answer under the agent'}`);
-    else if (a.ok !== b.ok) out.push(`${name}: ${b.ok ? 'loads' : `throws ${b.error}`} bare, ${a.ok ? 'loads' : `throws ${a.error}`} under the agent`);
-    else if (a.error !== b.error) out.push(`${name}: throws ${b.error} bare, ${a.error} under the agent`);
+    else if (a.ok !== b.ok || a.error !== b.error || a.died !== b.died) out.push(`${name}: ${said(b)} bare, ${said(a)} under the agent`);
     else if (a.stderr !== b.stderr) out.push(`${name}: stderr bare ${JSON.stringify(b.stderr)}, under the agent ${JSON.stringify(a.stderr)}`);
     else {
       const d = firstDifference(b.fingerprint, a.fingerprint);
@@ -140,12 +149,13 @@ function differences(bare: Run, agent: Run, names: string[]): string[] {
 
 function timing(label: string, bare: Run, agent: Run): string {
   const ms = (n: number) => `${Math.round(n)} ms`;
-  return `${label}: ${bare.processes} processes, bare ${ms(bare.processMs)}, agent ${ms(agent.processMs)} (+${ms(agent.processMs - bare.processMs)}, ${ms((agent.processMs - bare.processMs) / agent.processes)} per process)`;
+  const extra = agent.processMs - bare.processMs;
+  return `${label}: ${bare.processes} processes each, bare ${ms(bare.processMs)}, agent ${ms(agent.processMs)} (${extra >= 0 ? '+' : ''}${ms(extra)}, ${ms(extra / agent.processes)} a process)`;
 }
 
-// Bare first, on its own: one process a package is slow, the corpus is shared by the tests.
-let bareAll: Promise<Run> | undefined;
-const bare = () => (bareAll ??= runCorpus(ALL, []));
+// One run of the whole corpus, bare and under -r, shared by the tests that read it.
+let corpusRun: Promise<{ bare: Run; agent: Run }> | undefined;
+const bareAndRequire = () => (corpusRun ??= runCorpus(ALL, ['-r', REGISTER]));
 
 test('the corpus: at least 150 packages, each pinned exactly in the fixture app, with every kind of unusual exports', () => {
   assert.ok(ALL.length >= 150, `${ALL.length} packages`);
@@ -162,7 +172,7 @@ test('the corpus: at least 150 packages, each pinned exactly in the fixture app,
 });
 
 test('bare, every package of the corpus loads, and its exports are of the kinds corpus.json says', async () => {
-  const run = await bare();
+  const run = (await bareAndRequire()).bare;
   const failed = ALL.filter((n) => !run.outcomes.get(n)?.ok).map((n) => `${n}: ${run.outcomes.get(n)?.error}`);
   assert.deepEqual(failed, [], 'a package that cannot load bare does not belong in the corpus');
   // The kinds are what make the corpus worth running: a version bump that loses them shows here.
@@ -175,15 +185,13 @@ test('bare, every package of the corpus loads, and its exports are of the kinds 
 });
 
 test('under -r dist/register.js every package loads as it does bare: no throw, same stderr, same exports', async (t) => {
-  const bareRun = await bare();
-  const agent = await runCorpus(ALL, ['-r', REGISTER]);
+  const { bare: bareRun, agent } = await bareAndRequire();
   t.diagnostic(timing(`${ALL.length} packages, require and import()`, bareRun, agent));
   assert.deepEqual(differences(bareRun, agent, ALL), []);
 });
 
 test('under --import dist/register.js the ESM-only packages load as they do bare', async (t) => {
-  const bareRun = await runCorpus(ESM, []);
-  const agent = await runCorpus(ESM, ['--import', REGISTER]);
+  const { bare: bareRun, agent } = await runCorpus(ESM, ['--import', REGISTER]);
   t.diagnostic(timing(`${ESM.length} ESM-only packages`, bareRun, agent));
   assert.deepEqual(differences(bareRun, agent, ESM), []);
 });
