@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { REGISTER, ROOT, runFixture } from './helpers';
+import { REGISTER, ROOT, runFixture, type RunResult } from './helpers';
 
 const APP = join(ROOT, 'test', 'apps', 'corpus');
 const LOADER = join(APP, 'fingerprint.js');
@@ -55,14 +55,20 @@ async function runBatch(names: string[], nodeArgs: string[]): Promise<{ outcomes
   const started = process.hrtime.bigint();
   // The agent reads FORKSAFE_* from the environment: the corpus runs on its defaults.
   const env = Object.fromEntries(Object.keys(process.env).filter((k) => k.startsWith('FORKSAFE_')).map((k) => [k, undefined]));
-  const run = await runFixture(LOADER, { nodeArgs, args: names, cwd: APP, env, timeoutMs: 120_000 });
+  let run: RunResult;
+  try {
+    run = await runFixture(LOADER, { nodeArgs, args: names, cwd: APP, env, timeoutMs: 60_000 });
+  } catch (err) {
+    // Hung (runFixture killed it): no answer for any of its packages, so each is run alone.
+    return { outcomes: new Map(), ms: Number(process.hrtime.bigint() - started) / 1e6, died: String(err).split('\n')[0] };
+  }
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   const stderrOf = new Map<string, string>();
   let current = '(before the first package)';
   for (const line of run.stderr.split('\n')) {
     const marker = MARKER.exec(line);
     if (marker) current = marker[1]!;
-    // Node's warnings start with the pid, which is all two runs never share.
+    // Node's warnings start with the pid: the one thing two runs never share.
     else if (line !== '') stderrOf.set(current, `${stderrOf.get(current) ?? ''}${line.replace(/^\(node:\d+\)/, '(node:<pid>)')}\n`);
   }
   const outcomes = new Map<string, Outcome>();
@@ -126,7 +132,7 @@ function firstDifference(a: unknown, b: unknown, path = ''): string | undefined 
 }
 
 function said(o: Outcome): string {
-  return o.ok ? 'loads' : o.died ? `ends its process (${o.died})` : `throws ${o.error}`;
+  return o.ok ? 'loads' : o.died ? `gives no answer (${o.died})` : `throws ${o.error}`;
 }
 
 /** Every package whose outcome under the agent is not the one it has bare, with how. */
