@@ -4,7 +4,7 @@
 // (types and keys, two levels down). Issue 8: chalk 4 died under `-r forksafe/register`
 // because the load hook read `module.exports` twice and ansi-styles defines it as a getter.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -90,6 +90,7 @@ async function runBatch(names: string[], nodeArgs: string[]): Promise<{ outcomes
  * answer for is run again alone, in every mode, so both sides compare like with like.
  */
 async function runCorpus(names: string[], agentArgs: string[]): Promise<{ bare: Run; agent: Run }> {
+  assert.ok(existsSync(join(APP, 'node_modules')), 'the corpus is not installed: npm ci in test/apps/corpus (.ci/run does it)');
   const modes = [[], agentArgs];
   const runs: Run[] = modes.map(() => ({ outcomes: new Map(), processMs: 0, processes: 0 }));
   const runQueue = async (jobs: { batch: string[]; mode: number }[], onDone: (job: { batch: string[]; mode: number }, r: Awaited<ReturnType<typeof runBatch>>) => void) => {
