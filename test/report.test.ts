@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { FIXTURES, PG, pgKill, ROOT, runFixture, tempDir, uniqueName } from './helpers';
+import { FIXTURES, mysqlUser, PG, pgKill, ROOT, runFixture, tempDir, uniqueName } from './helpers';
 
 test('16 processes appending hundreds of lines each at the same moment: no line torn, interleaved or lost', async () => {
   const { dir, cleanup } = tempDir();
@@ -40,30 +40,33 @@ test('16 processes appending hundreds of lines each at the same moment: no line 
   }
 });
 
-test('configure(): strict in code, off and on again (unpatched, then patched), bad options named', async () => {
+test('configure(): strict in code, off and on again (pg, pg-pool and mysql2 untracked and unwatched while off, tracked and caught again after), bad options named', async () => {
   const { dir, cleanup } = tempDir();
   const app = uniqueName('configure');
+  const my = await mysqlUser();
   try {
     const late = join(dir, 'late.jsonl');
-    const run = await runFixture('report/configure.js', { env: { PGAPPNAME: app, LATE_REPORT: late } });
+    const run = await runFixture('report/configure.js', { env: { PGAPPNAME: app, MYSQL_USER: my.user, MYSQL_PASSWORD: '', LATE_REPORT: late } });
     assert.equal(run.code, 0, run.stderr);
     const s = run.json;
     assert.equal(s.default, 'ran', 'log mode lets the call go');
     assert.equal(s.strictSettings.mode, 'strict');
     assert.equal(s.strict, 'FORKSAFE_STDIO_INHERIT');
-    assert.equal(s.offWrapped, false, 'off unpatches');
-    assert.equal(s.off, 'ran');
-    assert.equal(s.onAgainWrapped, true, 'on again patches again');
-    assert.equal(s.onAgain, 'FORKSAFE_STDIO_INHERIT');
+    assert.equal(s.off, 'ran', 'off: a socket tracked before is no longer watched');
+    const each = (listed: number, door: string) => ({ pgPool: { listed, door }, pgClient: { listed, door }, mysql2Pool: { listed, door }, mysql2Connection: { listed, door } });
+    assert.deepEqual(s.offOpened, each(0, 'ran'), 'off: what is opened now is neither tracked nor watched');
+    assert.equal(s.onAgain, 'FORKSAFE_STDIO_INHERIT', 'on again: the socket tracked before is watched again');
+    assert.deepEqual(s.onAgainOpened, each(1, 'FORKSAFE_STDIO_INHERIT'), 'on again: the libraries are patched again');
     assert.equal(s['bad {"mode":"loud"}'], 'ConfigError: configure({ mode })="loud" is not valid; accepted values: log, strict, off');
     assert.match(s['bad {"colour":"red"}'], /unknown option "colour"; accepted options: mode, onFork, report/);
     assert.match(s['bad "strict"'], /takes an object/);
     assert.match(s['bad {"report":42}'], /takes a file path or null, got number/);
-    assert.deepEqual(s.violations, ['log', 'strict', 'strict']);
+    assert.deepEqual(s.violations, ['log', 'strict', 'strict', 'strict', 'strict', 'strict', 'strict']);
     const lines = readFileSync(late, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.mode), ['strict', 'strict'], 'the report chosen in code received what came after');
+    assert.deepEqual(lines.map((l) => l.mode), Array(6).fill('strict'), 'the report chosen in code received what came after');
   } finally {
     cleanup();
+    await my.drop();
     await pgKill(app);
   }
 });
