@@ -2,13 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOptions, ConfigError, readEnv, type Config, type ConfigureOptions } from './config';
 import { register } from './custom';
-import { debug } from './debug';
+import { debug, sayOnce } from './debug';
 import { distDir } from './dist-dir';
 import { checkInheritedAtStartup } from './doors';
 import { installPatches, uninstallPatches, type Patch } from './patching';
 import { databases, disconnectAll } from './registry';
+import { PARENT_ENV } from './propagate';
 import { applySettings, settings } from './settings';
-import { kAgent } from './symbols';
+import { kAgent, runningAgent } from './symbols';
 import { ForkSafetyError, onViolation, violations } from './violations';
 
 /** What the first copy of forksafe loaded into a process shares with every other copy. */
@@ -76,10 +77,6 @@ const api: AgentApi = {
   ForkSafetyError,
 };
 
-export function runningAgent(): AgentApi | undefined {
-  return (globalThis as { [kAgent]?: AgentApi })[kAgent];
-}
-
 /**
  * Starts the agent in this process, once: a second copy (`-r` twice, two installed
  * copies) finds the first one's API on the global and stays idle.
@@ -89,15 +86,18 @@ export function start(allPatches: readonly Patch[]): void {
     debug('module loader thread: idle (the application runs in the main thread)');
     return;
   }
-  const running = runningAgent();
+  const running = runningAgent<AgentApi>();
   if (running) {
     debug('already running (forksafe %s from %s): this copy from %s stays idle', running.version, running.loadedFrom, distDir);
     return;
   }
+  // Only the first process of a tree stops on a bad setting. A child got its settings from
+  // its parent (or its own explicit ones): it says what is wrong once and keeps running.
+  const child = process.env[PARENT_ENV] !== undefined;
   let config: Config;
   try {
-    config = readEnv(process.env);
-    applySettings(config);
+    config = readEnv(process.env, child ? (err) => sayOnce(err.message, `${err.message}; this child process uses the default instead`) : undefined);
+    applySettings(config, child);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // Before the application runs: one line, and a non-zero exit (9, Node's own code for a bad argument).

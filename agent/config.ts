@@ -36,27 +36,40 @@ function oneOf<T extends string>(name: string, value: string, accepted: readonly
   );
 }
 
-/** Reads the FORKSAFE_* variables. An empty variable counts as unset. */
-export function readEnv(env: NodeJS.ProcessEnv): Config {
+const DEFAULTS: Config = { mode: 'log', onFork: 'disconnect', report: undefined, propagate: true };
+
+/**
+ * Reads the FORKSAFE_* variables. An empty variable counts as unset. A bad value throws
+ * ConfigError; with `onBad` (a child process, which must keep running) it is handed to
+ * `onBad` and the default is used instead.
+ */
+export function readEnv(env: NodeJS.ProcessEnv, onBad?: (err: ConfigError) => void): Config {
   const get = (name: string): string | undefined => (env[name] === '' ? undefined : env[name]);
-  const mode = get('FORKSAFE_MODE');
-  const onFork = get('FORKSAFE_ON_FORK');
-  const report = get('FORKSAFE_REPORT');
-  const propagate = get('FORKSAFE_PROPAGATE');
+  const read = <T>(name: string, parse: (value: string) => T, fallback: T): T => {
+    const value = get(name);
+    if (value === undefined) return fallback;
+    try {
+      return parse(value);
+    } catch (err) {
+      if (!onBad || !(err instanceof ConfigError)) throw err;
+      onBad(err);
+      return fallback;
+    }
+  };
   return {
-    mode: mode === undefined ? 'log' : oneOf('FORKSAFE_MODE', mode, MODES),
-    onFork: onFork === undefined ? 'disconnect' : oneOf('FORKSAFE_ON_FORK', onFork, ON_FORK),
-    report: report === undefined ? undefined : resolve(report),
-    propagate: propagate === undefined ? true : oneOf('FORKSAFE_PROPAGATE', propagate, PROPAGATE) === '1',
+    mode: read('FORKSAFE_MODE', (v) => oneOf('FORKSAFE_MODE', v, MODES), DEFAULTS.mode),
+    onFork: read('FORKSAFE_ON_FORK', (v) => oneOf('FORKSAFE_ON_FORK', v, ON_FORK), DEFAULTS.onFork),
+    report: read('FORKSAFE_REPORT', (v) => resolve(v), DEFAULTS.report),
+    propagate: read('FORKSAFE_PROPAGATE', (v) => oneOf('FORKSAFE_PROPAGATE', v, PROPAGATE) === '1', DEFAULTS.propagate),
   };
 }
 
 /** Validates what `configure()` was given, with the same words as for the environment. */
 export function checkOptions(options: unknown): ConfigureOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new ConfigError(`configure() takes an object { mode?, onFork?, report? }, got ${describe(options)}`);
+    throw new ConfigError(`configure() takes an object { mode?, onFork?, report? }, got ${kindOf(options)}`);
   }
-  const o = options as Record<string, unknown>;
+  const o = options as { [key: string]: unknown };
   for (const key of Object.keys(o)) {
     if (!['mode', 'onFork', 'report'].includes(key)) {
       throw new ConfigError(`configure(): unknown option ${JSON.stringify(key)}; accepted options: mode, onFork, report`);
@@ -67,14 +80,15 @@ export function checkOptions(options: unknown): ConfigureOptions {
   if (o.onFork !== undefined) out.onFork = oneOf('configure({ onFork })', String(o.onFork), ON_FORK);
   if (o.report !== undefined) {
     if (o.report !== null && (typeof o.report !== 'string' || o.report === '')) {
-      throw new ConfigError(`configure({ report }) takes a file path or null, got ${describe(o.report)}`);
+      throw new ConfigError(`configure({ report }) takes a file path or null, got ${kindOf(o.report)}`);
     }
     out.report = o.report === null ? null : resolve(o.report);
   }
   return out;
 }
 
-function describe(value: unknown): string {
+/** What a bad value is, in an error message: `null`, `an array`, `"text"`, `number`. */
+function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'string' ? JSON.stringify(value) : typeof value;

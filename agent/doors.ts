@@ -4,7 +4,7 @@ import { internalError } from './debug';
 import { allSockets, findSocket, type Found } from './registry';
 import { enabled } from './settings';
 import { addressesOf, socketFd, socketIdentity } from './sockets';
-import { framesOf, userSite } from './stacks';
+import { readStack } from './stacks';
 import { violate, type Incident } from './violate';
 import { ForkSafetyError, type ViolationKind } from './violations';
 
@@ -27,13 +27,15 @@ export type Api = string | (() => string);
 function incidentOf(kind: ViolationKind, api: Api, found: Found, what: string): Incident {
   const { entry, socket } = found;
   const o = entry.object();
+  const opened = readStack(socket.openedAt ?? entry.openedAt);
   return {
     kind,
     api: typeof api === 'function' ? api() : api,
     driver: entry.adapter.driver,
     target: o ? entry.adapter.target(o) : '<unknown>',
     socket: addressesOf(socket.socket),
-    openedAt: framesOf(socket.openedAt ?? entry.openedAt),
+    openedAt: opened.frames,
+    openedSite: opened.site,
     what,
   };
 }
@@ -95,7 +97,7 @@ function describe(found: Found): ManifestSocket | undefined {
     driver: found.entry.adapter.driver,
     target: o ? found.entry.adapter.target(o) : '<unknown>',
     ...addressesOf(socket),
-    openedAt: userSite(framesOf(found.socket.openedAt ?? found.entry.openedAt)),
+    openedAt: readStack(found.socket.openedAt ?? found.entry.openedAt).site,
   };
   described.set(socket, entry);
   return entry;
@@ -121,6 +123,7 @@ function inheritedIncident(s: ManifestSocket, parent: number, api: string, site:
     target: s.target,
     socket: { local: s.local, remote: s.remote },
     openedAt: `    at ${s.openedAt}`,
+    openedSite: s.openedAt,
     what: `This process (pid ${process.pid}) ${how} a connection of its parent (pid ${parent})`,
   };
 }
