@@ -1,10 +1,13 @@
 // The report file: many processes at once, configure() in code, and `forksafe run` with
 // the real agent end to end.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import cp, { spawn, spawnSync } from 'node:child_process';
+import cluster from 'node:cluster';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import pg from 'pg';
 import { FIXTURES, mysqlUser, PG, pgKill, REGISTER, ROOT, runFixture, tempDir, uniqueName } from './helpers';
 
 test('16 processes writing hundreds of violations each to one report at the same moment, through the preload: no line torn, interleaved or lost', async () => {
@@ -47,6 +50,12 @@ test('16 processes writing hundreds of violations each to one report at the same
   }
 });
 
+/** This process's (no agent here) child_process, cluster and pg functions, by their source. */
+function ownSources(): Record<string, string> {
+  const fns = { spawnSync: cp.spawnSync, execSync: cp.execSync, execFileSync: cp.execFileSync, fork: cp.fork, spawn: cp.ChildProcess.prototype.spawn, clusterFork: cluster.fork, pgConnect: pg.Client.prototype.connect };
+  return Object.fromEntries(Object.entries(fns).map(([k, f]) => [k, createHash('sha1').update(Function.prototype.toString.call(f)).digest('hex')]));
+}
+
 test('configure(): strict in code, off and on again (pg, pg-pool and mysql2 untracked and unwatched while off, tracked and caught again after), bad options named', async () => {
   const { dir, cleanup } = tempDir();
   const app = uniqueName('configure');
@@ -59,6 +68,7 @@ test('configure(): strict in code, off and on again (pg, pg-pool and mysql2 untr
     assert.equal(s.default, 'ran', 'log mode lets the call go');
     assert.equal(s.strictSettings.mode, 'strict');
     assert.equal(s.strict, 'FORKSAFE_STDIO_INHERIT');
+    assert.deepEqual(s.offSources, ownSources(), "off: the app sees Node's and pg's own functions again");
     assert.equal(s.off, 'ran', 'off: a socket tracked before is no longer watched');
     const each = (listed: number, door: string) => ({ pgPool: { listed, door }, pgClient: { listed, door }, mysql2Pool: { listed, door }, mysql2Connection: { listed, door } });
     assert.deepEqual(s.offOpened, each(0, 'ran'), 'off: what is opened now is neither tracked nor watched');
