@@ -5,7 +5,7 @@
 // preload started, and requiring the API must not build a second, empty one.
 import type { AgentApi } from './agent/agent';
 import type { Config, ConfigureOptions } from './agent/config';
-import type { Resource } from './agent/custom';
+import type { Resource } from './agent/resources';
 import type { DatabaseInfo, DisconnectResult } from './agent/registry';
 import { runningAgent as running } from './agent/symbols';
 import { ForkSafetyError as OwnForkSafetyError, type Violation, type ViolationListener } from './agent/violations';

@@ -1,19 +1,18 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { PARENT_ENV } from './config';
 import { guard } from './debug';
 import { distDir } from './dist-dir';
-import { buildManifest, MANIFEST_ENV } from './doors';
+import { manifestOf, MANIFEST_ENV } from './manifest';
+import type { AtDoor } from './doors';
 import { settings } from './settings';
 
 // Children get the agent through NODE_OPTIONS, which every Node process reads whatever
 // started it (fork, spawn('node'), a shell, a custom execArgv), plus the settings in force
-// here (configure() included) and the manifest of this process's database sockets.
+// here (configure() included) and the manifest of the sockets let through to this child.
 // What a parent passes on are defaults: a value the caller set for this one child wins.
 
 export const registerPath = resolve(distDir, 'register.js');
-
-/** Set in every child the agent reaches: the pid of the process that passed the settings on. */
-export const PARENT_ENV = 'FORKSAFE_PARENT';
 
 const SPECIFIERS = new Set(['forksafe/register', 'forksafe/register.js', 'forksafe/dist/register.js']);
 
@@ -65,16 +64,17 @@ export function withAbsolutePreload(flags: readonly string[]): readonly string[]
   return out ?? flags;
 }
 
-const VARIABLES = ['FORKSAFE_MODE', 'FORKSAFE_ON_FORK', 'FORKSAFE_PROPAGATE', 'FORKSAFE_REPORT'] as const;
+const VARIABLES = ['FORKSAFE_MODE', 'FORKSAFE_ON_FORK', 'FORKSAFE_PROPAGATE', 'FORKSAFE_REPORT', 'FORKSAFE_DISABLE', 'FORKSAFE_ALLOW'] as const;
 
 /**
- * What to set in a child's environment, given what the caller put there (`get`), or
+ * What to set in a child's environment, given what the caller put there (`get`) and the
+ * tracked sockets let through to it (`passed`: in its stdio, in log mode), or
  * undefined to leave it as it is. A variable the caller set to another value than this
  * process has is the caller's choice for this child and is kept; one inherited unchanged,
  * or missing, gets the setting in force here. An explicitly empty NODE_OPTIONS keeps the
  * child free of every preload, the agent's included.
  */
-function childVariables(get: (name: string) => string | undefined): Map<string, string | undefined> | undefined {
+function childVariables(get: (name: string) => string | undefined, passed: readonly AtDoor[]): Map<string, string | undefined> | undefined {
   const s = settings();
   if (!s.propagate || s.mode === 'off') return undefined;
   const explicit = (name: string): boolean => {
@@ -89,21 +89,23 @@ function childVariables(get: (name: string) => string | undefined): Map<string, 
     FORKSAFE_ON_FORK: s.onFork,
     FORKSAFE_PROPAGATE: '1',
     FORKSAFE_REPORT: s.report,
+    FORKSAFE_DISABLE: s.disable.length > 0 ? s.disable.join(',') : undefined,
+    FORKSAFE_ALLOW: s.allow.length > 0 ? s.allow.join(',') : undefined,
   };
   for (const name of VARIABLES) if (!explicit(name)) vars.set(name, ours[name]);
   vars.set(PARENT_ENV, String(process.pid));
-  vars.set(MANIFEST_ENV, guard('buildManifest', buildManifest, undefined));
+  vars.set(MANIFEST_ENV, passed.length > 0 ? guard('manifestOf', () => manifestOf(passed), undefined) : undefined);
   return vars;
 }
 
 /** For ChildProcess.prototype.spawn, whose normalised options carry `envPairs` ('K=V' strings). */
-export function childEnvPairs(envPairs: string[]): string[] {
+export function childEnvPairs(envPairs: string[], passed: readonly AtDoor[]): string[] {
   const given = new Map<string, string>();
   for (const pair of envPairs) {
     const eq = pair.indexOf('=');
     if (eq > 0 && !given.has(pair.slice(0, eq))) given.set(pair.slice(0, eq), pair.slice(eq + 1));
   }
-  const vars = childVariables((name) => given.get(name));
+  const vars = childVariables((name) => given.get(name), passed);
   if (!vars) return envPairs;
   const kept = envPairs.filter((p) => !vars.has(p.slice(0, p.indexOf('='))));
   for (const [k, v] of vars) if (v !== undefined) kept.push(`${k}=${v}`);
@@ -111,8 +113,8 @@ export function childEnvPairs(envPairs: string[]): string[] {
 }
 
 /** For the *Sync functions, which take the caller's `env` object (or process.env). */
-export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const vars = childVariables((name) => env[name]);
+export function childEnv(env: NodeJS.ProcessEnv, passed: readonly AtDoor[]): NodeJS.ProcessEnv {
+  const vars = childVariables((name) => env[name], passed);
   if (!vars) return env;
   const out: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(env)) if (!vars.has(k)) out[k] = v;

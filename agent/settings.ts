@@ -1,11 +1,11 @@
-import type { Config } from './config';
+import { DEFAULTS, type Config } from './config';
 import { reasonOf, sayOnce } from './debug';
 import { openReport } from './report';
 
 // The settings in force in this process: from the environment at start-up, then from
 // configure(). Read on every patched call, so kept as one plain object.
 
-let current: Config = { mode: 'log', onFork: 'disconnect', report: undefined, propagate: true };
+let current: Config = DEFAULTS;
 
 export function settings(): Readonly<Config> {
   return current;

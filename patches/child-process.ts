@@ -3,6 +3,8 @@ import { basename } from 'node:path';
 import { asCall, currentCall } from '../agent/calls';
 import { guard } from '../agent/debug';
 import { checkSend, checkStdio } from '../agent/doors';
+import { announcement } from '../agent/manifest';
+import type { AtDoor } from '../agent/doors';
 import { aroundFork } from '../agent/fork-policy';
 import type { BuiltinPatch } from '../agent/patching';
 import { childEnv, childEnvPairs, withAbsolutePreload } from '../agent/propagate';
@@ -24,23 +26,37 @@ interface SpawnOptions {
   envPairs?: unknown;
 }
 
-/** Wraps a child's `send`, an own property that Node assigns when it sets up the IPC channel. */
+/**
+ * Wraps a child's `send`, an own property that Node assigns when it sets up the IPC
+ * channel. A tracked socket let through (log mode) is announced to the child just before.
+ */
 function watchSend(child: childProcess.ChildProcess): void {
+  // A child without an IPC channel has no send().
+  if (typeof child.send !== 'function') return;
   wrapMethod(child, 'send', (original) =>
     function send(this: childProcess.ChildProcess, _message: unknown, handle?: unknown) {
-      if (handle != null) checkSend(currentCall('ChildProcess.send'), handle, send);
+      const passed = handle != null ? checkSend(currentCall('ChildProcess.send'), handle, send) : undefined;
+      if (passed) {
+        guard('announce', () => {
+          const message = announcement(passed);
+          // With a callback, a closed channel's error comes to us, not to the child's 'error'.
+          if (message) original.call(this, message, undefined, {}, ignore);
+        }, undefined);
+      }
       return original.apply(this, arguments as any);
     },
   );
 }
 
+const ignore = (): void => undefined;
+
 const isNode = (file: unknown): boolean => file === process.execPath || basename(String(file)) === 'node';
 
 /** The options to spawn with: the child's environment and a node command line that find the agent from any cwd. */
-function childOptions(options: SpawnOptions): SpawnOptions {
+function childOptions(options: SpawnOptions, passed: readonly AtDoor[]): SpawnOptions {
   let out = options;
   if (Array.isArray(options.envPairs)) {
-    const envPairs = childEnvPairs(options.envPairs);
+    const envPairs = childEnvPairs(options.envPairs, passed);
     if (envPairs !== options.envPairs) out = { ...out, envPairs };
   }
   if (Array.isArray(options.args) && isNode(options.file)) {
@@ -70,8 +86,8 @@ export const childProcessPatch: BuiltinPatch = {
       function spawn(this: childProcess.ChildProcess, options: SpawnOptions) {
         if (!enabled() || options === null || typeof options !== 'object') return original.apply(this, arguments as any);
         const start = () => {
-          checkStdio(currentCall('ChildProcess.spawn'), options.stdio, spawn);
-          const result = original.call(this, guard('childOptions', () => childOptions(options), options));
+          const passed = checkStdio(currentCall('ChildProcess.spawn'), options.stdio, spawn);
+          const result = original.call(this, guard('childOptions', () => childOptions(options, passed), options));
           guard('watchSend', () => watchSend(this), undefined);
           return result;
         };
@@ -95,8 +111,8 @@ export const childProcessPatch: BuiltinPatch = {
           if (!enabled()) return original.apply(this, args);
           let i = optionsIndex(args);
           const options = (i === -1 ? {} : args[i]) as childProcess.SpawnSyncOptions;
-          checkStdio(`child_process.${name}`, options.stdio, syncSpawn);
-          const env = guard('childEnv', () => childEnv(options.env ?? process.env), undefined);
+          const passed = checkStdio(`child_process.${name}`, options.stdio, syncSpawn);
+          const env = guard('childEnv', () => childEnv(options.env ?? process.env, passed), undefined);
           if (env !== undefined && env !== (options.env ?? process.env)) {
             if (i === -1) {
               // No options given: add them where the function expects them.

@@ -129,6 +129,7 @@ const kTrackingPool = Symbol('forksafe.pgTrackingPool');
 
 export const pgPoolPatch: ModulePatch = {
   package: 'pg-pool',
+  integration: 'pg',
   file: 'index.js',
   versions: SUPPORTED['pg-pool'],
   // A pool opens nothing until its first query, and pg-pool calls no method of its own from

@@ -41,7 +41,7 @@ const warned = new Set<string>();
  * ForkSafetyError in strict mode. Recording cannot weaken strict mode: the report and the
  * listeners are contained one by one, and the throw always comes.
  */
-export function violate(incident: Incident, skip: Function): void {
+export function raise(incident: Incident, skip: Function): void {
   const { mode } = settings();
   if (mode === 'off') return;
   const { frames: stack, site: stackSite } = readStack(captureStack(skip));
