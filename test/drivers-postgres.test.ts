@@ -4,12 +4,14 @@
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { PG, pgKill, pgSessions, readReport, ROOT, runFixture, spokeRows, stepFixture, tempDir, uniqueName, waitFor } from './helpers';
 import pg from 'pg';
+import { startTlsProxy, type TlsProxy } from './tls-proxy';
 
 const APPS = ['postgres-3.3', 'postgres-latest'] as const;
-const TARGET = `${PG.user}@${PG.host}:${PG.port}/${PG.database}`;
+const PLAIN_TARGET = `${PG.user}@${PG.host}:${PG.port}/${PG.database}`;
+const TARGET = PLAIN_TARGET;
 // In the log-mode door runs' URL: test data the server ignores (trust), never to be shown.
 const SECRET = 'pw-must-not-show-7f3a';
 
@@ -173,12 +175,26 @@ const DOORS = [
 ] as const;
 const TLS_DOORS: readonly string[] = ['send', 'spawn-stdio-socket', 'spawnSync-fd'];
 
-// Each door is its own process pair with its own application_name: run side by side. TLS
-// is the server's (scripts/postgres-tls.sh, run by .ci/run); the fixture asks pg_stat_ssl.
+// Each door is its own process pair with its own application_name: run side by side. The
+// TLS is the test's own: a proxy in this process (test/tls-proxy.ts) that answers the
+// SSLRequest and forwards to the server in plain TCP; the fixture tells TLS from its socket.
+let proxy: TlsProxy | undefined;
+after(() => proxy?.close());
+
 for (const app of APPS) {
   for (const tls of [false, true]) {
-    const SSL = tls ? { PGJS_SSL: 'require' } : {};
+    const SSL: NodeJS.ProcessEnv = {};
+    let TARGET = PLAIN_TARGET;
+    let REMOTE = `${PG.host}:${PG.port}`;
     describe(`postgres.js ${app}${tls ? ' over TLS' : ''}: the doors`, { concurrency: 5 }, () => {
+      if (tls) {
+        before(async () => {
+          proxy ??= await startTlsProxy();
+          Object.assign(SSL, { PGJS_SSL: 'require', PGHOST: proxy.host, PGPORT: String(proxy.port) });
+          TARGET = `${PG.user}@${proxy.host}:${proxy.port}/${PG.database}`;
+          REMOTE = `${proxy.host}:${proxy.port}`;
+        });
+      }
       // Over TLS, one door per way out is enough: what differs is how the socket is found.
       for (const { door, kind, api } of tls ? DOORS.filter((d) => TLS_DOORS.includes(d.door)) : DOORS) {
         test(`${door}, strict: ${api} throws ForkSafetyError, the child never speaks, the connection still works`, async () => {
@@ -186,7 +202,7 @@ for (const app of APPS) {
             const run = await runFixture('postgres/door.js', { env: { ...SSL, PGJS_APP: app, PGAPPNAME: name, DRIVER: 'pg', DOOR: door, FORKSAFE_MODE: 'strict', CHILD_SPEAKS: '1', CHILD_WAIT_MS: '300' } });
             assert.equal(run.code, 0, run.stderr);
             const r = run.json;
-            assert.equal(r.encrypted, tls, tls ? 'the session is TLS (run scripts/postgres-tls.sh if the server has TLS off)' : 'the session is plain');
+            assert.equal(tls ? proxy!.wasTls(r.violations[0].socket.local) : r.encrypted, tls, tls ? 'the connection is TLS' : 'the connection is plain');
             assert.equal(await spokeRows(name), 0, 'the server never saw another process speak in this session');
             assert.deepEqual(r.threw, { name: 'ForkSafetyError', code: `FORKSAFE_${kind.toUpperCase().replace('-', '_')}`, isForkSafetyError: true, violationKind: kind });
             assert.deepEqual(r.after, { v: 'parent-after-block' });
@@ -203,14 +219,15 @@ for (const app of APPS) {
               const run = await runFixture('postgres/door.js', { env: { ...SSL, PGJS_APP: app, PGAPPNAME: name, DOOR: door, FORKSAFE_REPORT: report, CHILD_WAIT_MS: '300', PGJS_PASSWORD: SECRET } });
               assert.equal(run.code, 0, run.stderr);
               const r = run.json;
-              assert.equal(r.encrypted, tls);
+              const parentLine = readReport(report).find((l) => l.type === 'violation' && l.kind === kind);
+              assert.equal(tls ? proxy!.wasTls(parentLine.socket.local) : r.encrypted, tls);
               assert.equal(r.threw, null);
               assert.ok(!readFileSync(report, 'utf8').includes(SECRET) && !run.stdout.includes(SECRET) && !run.stderr.includes(SECRET), 'the password in the URL is nowhere');
             const lines = readReport(report).filter((l) => l.type === 'violation');
               assert.deepEqual(lines.map((l) => `${l.kind} ${l.driver} ${l.target}`).sort(), [`${kind} postgres ${TARGET}`, `inherited-socket postgres ${TARGET}`].sort());
               const parent = lines.find((l) => l.kind === kind);
               assert.equal(parent.api, api);
-              assert.equal(parent.socket.remote, `${PG.host}:${PG.port}`);
+              assert.equal(parent.socket.remote, REMOTE);
               assert.deepEqual(r.result.reply.violations.map((v: any) => v.kind), ['inherited-socket']);
             } finally {
               cleanup();

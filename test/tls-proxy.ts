@@ -16,6 +16,8 @@ const SSL_REQUEST_CODE = 80877103;
 export interface TlsProxy {
   host: string;
   port: number;
+  /** Whether the client connected from `address` (`ip:port`, its local end) did the TLS handshake. */
+  wasTls(address: string): boolean;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function startTlsProxy(): Promise<TlsProxy> {
     server.on('close', () => client.destroy());
   };
 
+  const secureClients = new Set<string>();
   const proxy = net.createServer((raw) => {
     keep(raw);
     let head = Buffer.alloc(0);
@@ -60,6 +63,7 @@ export async function startTlsProxy(): Promise<TlsProxy> {
       raw.off('data', onData);
       if (head.readInt32BE(0) === 8 && head.readInt32BE(4) === SSL_REQUEST_CODE) {
         raw.write('S');
+        secureClients.add(`${raw.remoteAddress}:${raw.remotePort}`);
         const secure = keep(new tls.TLSSocket(raw, { isServer: true, ...credentials }) as net.Socket);
         // pg waits for the 'S' before it starts the handshake: nothing else came with the request.
         pipeToServer(secure);
@@ -78,6 +82,7 @@ export async function startTlsProxy(): Promise<TlsProxy> {
   return {
     host: '127.0.0.1',
     port,
+    wasTls: (address) => secureClients.has(address),
     close: async () => {
       for (const s of open) s.destroy();
       await new Promise<void>((resolve) => proxy.close(() => resolve()));
