@@ -8,7 +8,9 @@
 export const LAYOUTS = {
   pg: {
     // lib/client.js keeps the running query in `activeQuery` and the waiting ones in `queryQueue`.
-    plainQueryFields: '>=8.0.0 <8.17.0',
+    // 8.0.0 to 8.0.2 never finish connecting on Node 14 and later (fixed in 8.0.3), so
+    // they cannot run under Node 20 and are not declared.
+    plainQueryFields: '>=8.0.3 <8.17.0',
     // 8.17.0 renamed them `_activeQuery` / `_queryQueue`; the old names became getters that
     // print a deprecation warning (https://github.com/brianc/node-postgres/blob/pg%408.17.0/packages/pg/lib/client.js).
     underscoredQueryFields: '>=8.17.0 <9',
@@ -24,7 +26,7 @@ export const LAYOUTS = {
 } as const;
 
 export const SUPPORTED = {
-  pg: '>=8 <9',
+  pg: '>=8.0.3 <9',
   // Every 3.x keeps `_clients`, `_idle` (items `{ client }`), `_remove(client)`,
   // `_pulseQueue()` and `newClient()`. 3.10.1 added a callback to `_remove`; it is not used:
   // a close settles when the client's socket closes, in every 3.x.
