@@ -1,11 +1,16 @@
 // The API: `require('forksafe')` / `import * as forksafe from 'forksafe'`.
 // Every call goes to the agent running in this process (the first copy of forksafe that
 // was loaded, through `-r forksafe/register`), so two installed copies share one registry.
-import { runningAgent } from './agent/agent';
+// Only the shared key and the error class are imported: the agent itself is the one the
+// preload started, and requiring the API must not build a second, empty one.
+import type { AgentApi } from './agent/agent';
 import type { Config, ConfigureOptions } from './agent/config';
-import type { Resource } from './agent/custom';
+import type { Resource } from './agent/resources';
 import type { DatabaseInfo, DisconnectResult } from './agent/registry';
+import { runningAgent as running } from './agent/symbols';
 import { ForkSafetyError as OwnForkSafetyError, type Violation, type ViolationListener } from './agent/violations';
+
+const runningAgent = (): AgentApi | undefined => running<AgentApi>();
 
 export type { Config, ConfigureOptions, DatabaseInfo, DisconnectResult, Resource, Violation, ViolationListener };
 export type { Kind } from './agent/registry';

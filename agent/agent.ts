@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { checkOptions, ConfigError, readEnv, type Config, type ConfigureOptions } from './config';
-import { register } from './custom';
+import { checkOptions, configFromEnvironment, ConfigError, exitBadConfig, isChild, type Config, type ConfigureOptions } from './config';
+import { register } from './resources';
 import { debug } from './debug';
 import { distDir } from './dist-dir';
 import { checkInheritedAtStartup } from './doors';
-import { installPatches, uninstallPatches, type Patch } from './patching';
+import { installPatches, integrationOf, uninstallPatches, type Patch } from './patching';
 import { databases, disconnectAll } from './registry';
 import { applySettings, settings } from './settings';
-import { kAgent } from './symbols';
+import { kAgent, runningAgent } from './symbols';
 import { ForkSafetyError, onViolation, violations } from './violations';
 
 /** What the first copy of forksafe loaded into a process shares with every other copy. */
@@ -25,13 +25,13 @@ export interface AgentApi {
   ForkSafetyError: typeof ForkSafetyError;
 }
 
-const VERSION: string = (() => {
+function ownVersion(): string {
   try {
     return JSON.parse(readFileSync(join(distDir, '..', 'package.json'), 'utf8')).version;
   } catch {
     return 'unknown';
   }
-})();
+}
 
 let patches: readonly Patch[] = [];
 
@@ -65,7 +65,10 @@ function inLoaderThread(): boolean {
 }
 
 const api: AgentApi = {
-  version: VERSION,
+  // Read when a second copy asks, not at every start-up.
+  get version() {
+    return ownVersion();
+  },
   loadedFrom: distDir,
   databases,
   disconnectAll,
@@ -76,36 +79,32 @@ const api: AgentApi = {
   ForkSafetyError,
 };
 
-export function runningAgent(): AgentApi | undefined {
-  return (globalThis as { [kAgent]?: AgentApi })[kAgent];
-}
-
 /**
  * Starts the agent in this process, once: a second copy (`-r` twice, two installed
- * copies) finds the first one's API on the global and stays idle.
+ * copies) finds the first one's API on the global and stays idle. `preread`: the settings
+ * the off-mode stand-in already read from the environment.
  */
-export function start(allPatches: readonly Patch[]): void {
+export function start(allPatches: readonly Patch[], preread?: Config): void {
   if (inLoaderThread()) {
     debug('module loader thread: idle (the application runs in the main thread)');
     return;
   }
-  const running = runningAgent();
+  const running = runningAgent<AgentApi>();
   if (running) {
     debug('already running (forksafe %s from %s): this copy from %s stays idle', running.version, running.loadedFrom, distDir);
     return;
   }
-  let config: Config;
+  const integrations = [...new Set(allPatches.map(integrationOf))].sort();
+  const config = preread ?? configFromEnvironment(integrations);
   try {
-    config = readEnv(process.env);
-    applySettings(config);
+    applySettings(config, isChild());
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    // Before the application runs: one line, and a non-zero exit (9, Node's own code for a bad argument).
-    process.stderr.write(`forksafe: ${err.message}\n`);
-    process.exit(9);
+    exitBadConfig(err);
   }
   (globalThis as { [kAgent]?: AgentApi })[kAgent] = api;
-  patches = allPatches;
+  patches = allPatches.filter((p) => !config.disable.includes(integrationOf(p)));
+  debug('integrations: %s%s', integrations.filter((n) => !config.disable.includes(n)).join(', '), config.disable.length > 0 ? ` (FORKSAFE_DISABLE: ${config.disable.join(', ')} left unpatched)` : '');
   if (config.mode === 'off') {
     debug('FORKSAFE_MODE=off: nothing installed');
     return;

@@ -1,5 +1,7 @@
 import { debuglog } from 'node:util';
 
+// The agent's error boundary: nothing the agent does wrong reaches the application.
+
 /** `NODE_DEBUG=forksafe` lines. */
 export const debug = debuglog('forksafe');
 
@@ -24,4 +26,25 @@ export function guard<T>(where: string, fn: () => T, fallback: T): T {
     internalError(where, err);
     return fallback;
   }
+}
+
+const said = new Set<string>();
+
+/**
+ * Something the user must know even without NODE_DEBUG (a report that cannot be written):
+ * one line on stderr, once per `key` in this process.
+ */
+export function sayOnce(key: string, line: string): void {
+  if (said.has(key)) return;
+  said.add(key);
+  try {
+    process.stderr.write(`forksafe: ${line}\n`);
+  } catch {
+    // stderr itself is gone: nothing more can be said
+  }
+}
+
+/** Why a system call failed, in a few words: `ENOSPC`, `EACCES`, … */
+export function reasonOf(err: unknown): string {
+  return (err as NodeJS.ErrnoException | undefined)?.code ?? (err instanceof Error ? err.message : String(err));
 }

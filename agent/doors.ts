@@ -1,14 +1,17 @@
 import { readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { internalError } from './debug';
-import { allSockets, findSocket, type Found } from './registry';
-import { enabled } from './settings';
+import { ANNOUNCE_CMD, takeParentManifest, type ManifestSocket } from './manifest';
+import { clientSocketByFd, clientSocketOf } from './clients';
+import { packageNameOf } from './packages';
+import { ownerOf } from './registry';
+import { enabled, settings } from './settings';
 import { addressesOf, socketFd, socketIdentity } from './sockets';
-import { framesOf, userSite } from './stacks';
-import { violate, type Incident } from './violate';
+import { readStack, type StackHolder } from './stacks';
+import { raise, type Incident } from './raise';
 import { ForkSafetyError, type ViolationKind } from './violations';
 
-// The doors through which a database socket reaches a second process. Patches call these
+// The doors through which a client socket reaches a second process. Patches call these
 // from their wrappers; each returns normally when nothing is wrong, throws ForkSafetyError
 // in strict mode, and keeps any error of its own away from the application.
 
@@ -21,96 +24,103 @@ function door(where: string, fn: () => void): void {
   }
 }
 
+/** A client socket at a door, and whose it is. */
+export interface AtDoor {
+  socket: Socket;
+  /** The tracked driver that holds it, or the npm package whose file connected it. */
+  driver: string;
+  target: string;
+  openedAt: StackHolder | undefined;
+}
+
+/**
+ * What `candidate` (a socket, a TLS socket over it, its native handle, or a descriptor
+ * number) is, when it is a client socket of this process that may not leave it: a tracked
+ * driver's, or any other package's unless FORKSAFE_ALLOW names the package or the target.
+ */
+function atDoor(candidate: unknown): AtDoor | undefined {
+  const found = typeof candidate === 'number' ? clientSocketByFd(candidate) : candidate !== null && typeof candidate === 'object' ? clientSocketOf(candidate) : undefined;
+  if (!found) return undefined;
+  const owner = ownerOf(found.socket);
+  const o = owner?.entry.object();
+  const at: AtDoor = owner
+    ? {
+        socket: found.socket,
+        driver: owner.entry.adapter.driver,
+        target: o ? owner.entry.adapter.target(o) : '<unknown>',
+        openedAt: owner.socket.openedAt ?? owner.entry.openedAt,
+      }
+    : {
+        socket: found.socket,
+        driver: packageOf(found.client.openedAt),
+        target: found.client.target,
+        openedAt: found.client.openedAt,
+      };
+  const allow = settings().allow;
+  if (allow.length > 0 && (allow.includes(at.driver) || allow.includes(found.client.target) || allow.includes(addressesOf(found.socket).remote))) return undefined;
+  return at;
+}
+
+/** The package whose file called connect(): its package.json name. */
+function packageOf(openedAt: StackHolder): string {
+  const caller = readStack(openedAt).caller;
+  return (caller && packageNameOf(caller)) ?? '<unknown package>';
+}
+
 /** Which public call it was; a function when finding out costs a stack, paid only on a violation. */
 export type Api = string | (() => string);
 
-function incidentOf(kind: ViolationKind, api: Api, found: Found, what: string): Incident {
-  const { entry, socket } = found;
-  const o = entry.object();
+function incidentOf(kind: ViolationKind, api: Api, at: AtDoor, what: string): Incident {
+  const opened = readStack(at.openedAt);
   return {
     kind,
     api: typeof api === 'function' ? api() : api,
-    driver: entry.adapter.driver,
-    target: o ? entry.adapter.target(o) : '<unknown>',
-    socket: addressesOf(socket.socket),
-    openedAt: framesOf(socket.openedAt ?? entry.openedAt),
+    driver: at.driver,
+    target: at.target,
+    socket: addressesOf(at.socket),
+    openedAt: opened.frames,
+    openedSite: opened.site,
     what,
   };
 }
 
-/** `subprocess.send(msg, handle)`, `worker.send(...)`, `process.send(...)`. */
-export function checkSend(api: Api, handle: unknown, skip: Function): void {
-  if (handle === null || typeof handle !== 'object' || !enabled()) return;
+/**
+ * `subprocess.send(msg, handle)`, `worker.send(...)`, `process.send(...)`. Returns the
+ * tracked socket when it is let through (log mode), for the caller to announce.
+ */
+export function checkSend(api: Api, handle: unknown, skip: Function): AtDoor | undefined {
+  if (handle === null || typeof handle !== 'object' || !enabled()) return undefined;
+  let passed: AtDoor | undefined;
   door('checkSend', () => {
-    const found = findSocket(handle);
-    if (found) violate(incidentOf('handle-transfer', api, found, 'A connection\'s socket was handed to another process'), skip);
+    const at = atDoor(handle);
+    if (at) raise(incidentOf('handle-transfer', api, at, 'A connection\'s socket was handed to another process'), skip);
+    passed = at;
   });
+  return passed;
 }
 
-/** The `stdio` option of every spawn: a tracked socket, or its descriptor number. */
-export function checkStdio(api: Api, stdio: unknown, skip: Function): void {
-  if (!Array.isArray(stdio) || !enabled()) return;
+/**
+ * The `stdio` option of every spawn: a tracked socket, or its descriptor number. Returns
+ * the tracked sockets let through (log mode), for the child's manifest.
+ */
+export function checkStdio(api: Api, stdio: unknown, skip: Function): AtDoor[] {
+  const passed: AtDoor[] = [];
+  if (!Array.isArray(stdio) || !enabled()) return passed;
   door('checkStdio', () => {
     for (const item of stdio) {
-      if (typeof item !== 'number' && (item === null || typeof item !== 'object')) continue;
-      const found = findSocket(item);
-      if (found) violate(incidentOf('stdio-inherit', api, found, 'A connection\'s socket was put in the stdio of a child process'), skip);
+      const at = atDoor(item);
+      if (!at) continue;
+      raise(incidentOf('stdio-inherit', api, at, 'A connection\'s socket was put in the stdio of a child process'), skip);
+      passed.push(at);
     }
   });
+  return passed;
 }
 
-// What a child is told about its parent's database sockets, in FORKSAFE_PARENT_SOCKETS:
-// identities and addresses only, never a password or a connection string.
-export const MANIFEST_ENV = 'FORKSAFE_PARENT_SOCKETS';
-
-interface ManifestSocket {
-  /** `dev:ino` of the socket: equal in the child exactly when it holds the same socket. */
-  id: string;
-  driver: string;
-  target: string;
-  local: string;
-  remote: string;
-  openedAt: string;
-}
-
-interface Manifest {
-  pid: number;
-  sockets: ManifestSocket[];
-}
-
-// A socket's identity, addresses and opening site do not change while it is open: each is
-// worked out once (an fstat and two address look-ups), not on every spawn.
-const described = new WeakMap<object, ManifestSocket>();
-
-function describe(found: Found): ManifestSocket | undefined {
-  const socket = found.socket.socket;
-  const known = described.get(socket);
-  if (known) return known;
-  const fd = socketFd(socket);
-  const id = fd === undefined ? undefined : socketIdentity(fd);
-  if (id === undefined) return undefined; // not connected yet: asked again next time
-  const o = found.entry.object();
-  const entry: ManifestSocket = {
-    id,
-    driver: found.entry.adapter.driver,
-    target: o ? found.entry.adapter.target(o) : '<unknown>',
-    ...addressesOf(socket),
-    openedAt: userSite(framesOf(found.socket.openedAt ?? found.entry.openedAt)),
-  };
-  described.set(socket, entry);
-  return entry;
-}
-
-export function buildManifest(): string | undefined {
-  const sockets: ManifestSocket[] = [];
-  for (const found of allSockets()) {
-    const entry = describe(found);
-    if (entry) sockets.push(entry);
-  }
-  return sockets.length ? JSON.stringify({ pid: process.pid, sockets } satisfies Manifest) : undefined;
-}
-
-let parentSockets: Manifest | undefined;
+// This process's parent, and the sockets it said it let through to us: those inherited
+// at start-up (the manifest) and those announced over IPC just before a send().
+let parentPid: number | undefined;
+const parentSockets = new Map<string, ManifestSocket>();
 
 function inheritedIncident(s: ManifestSocket, parent: number, api: string, site: string, how: string): Incident {
   return {
@@ -121,6 +131,7 @@ function inheritedIncident(s: ManifestSocket, parent: number, api: string, site:
     target: s.target,
     socket: { local: s.local, remote: s.remote },
     openedAt: `    at ${s.openedAt}`,
+    openedSite: s.openedAt,
     what: `This process (pid ${process.pid}) ${how} a connection of its parent (pid ${parent})`,
   };
 }
@@ -138,36 +149,41 @@ function openDescriptors(): number[] {
 
 /** At start-up in a child: does it hold a database socket of its parent? */
 export function checkInheritedAtStartup(skip: Function): void {
-  const text = process.env[MANIFEST_ENV];
-  if (text === undefined) return;
-  // Read once: our own children get a manifest of our sockets, not of our parent's.
-  delete process.env[MANIFEST_ENV];
   door('checkInheritedAtStartup', () => {
-    parentSockets = JSON.parse(text) as Manifest;
-    if (!enabled()) return;
-    const byId = new Map(parentSockets.sockets.map((s) => [s.id, s]));
+    const manifest = takeParentManifest();
+    if (!manifest || !enabled()) return;
+    parentPid = manifest.pid;
+    for (const s of manifest.sockets) parentSockets.set(s.id, s);
     for (const fd of openDescriptors()) {
       const id = socketIdentity(fd);
-      const s = id === undefined ? undefined : byId.get(id);
-      if (s) violate(inheritedIncident(s, parentSockets.pid, 'process start-up', `fd ${fd}`, 'inherited at start-up'), skip);
+      const s = id === undefined ? undefined : parentSockets.get(id);
+      if (s) raise(inheritedIncident(s, manifest.pid, 'process start-up', `fd ${fd}`, 'inherited at start-up'), skip);
     }
   });
 }
 
-/** A handle a child received over IPC: is it one of its parent's database sockets? */
+/** An internal IPC message: the parent announcing a socket it is about to send. */
+export function noteAnnounced(message: unknown): void {
+  const m = message as { cmd?: unknown; pid?: unknown; socket?: ManifestSocket } | null;
+  if (m === null || typeof m !== 'object' || m.cmd !== ANNOUNCE_CMD || typeof m.socket?.id !== 'string') return;
+  parentPid = typeof m.pid === 'number' ? m.pid : parentPid;
+  parentSockets.set(m.socket.id, m.socket);
+}
+
+/** A handle a child received over IPC: is it one of its parent's sockets? */
 export function checkReceived(handle: unknown, skip: Function): void {
   // Servers and other handles are not connections: only sockets have a remote end.
-  if (!parentSockets || handle === null || typeof handle !== 'object' || !('remoteAddress' in handle) || !enabled()) return;
+  if (parentSockets.size === 0 || handle === null || typeof handle !== 'object' || !('remoteAddress' in handle) || !enabled()) return;
   door('checkReceived', () => {
     const socket = handle as Socket;
     const fd = socketFd(socket);
     const id = fd === undefined ? undefined : socketIdentity(fd);
-    let s = id === undefined ? undefined : parentSockets!.sockets.find((p) => p.id === id);
+    let s = id === undefined ? undefined : parentSockets.get(id);
     if (!s && id === undefined) {
       // No identity to compare (no fstat of sockets here): the two ends' addresses will do.
       const { local, remote } = addressesOf(socket);
-      s = parentSockets!.sockets.find((p) => local !== '' && p.local === local && p.remote === remote);
+      for (const p of parentSockets.values()) if (local !== '' && p.local === local && p.remote === remote) s = p;
     }
-    if (s) violate(inheritedIncident(s, parentSockets!.pid, "process.on('message')", 'the IPC channel', 'received over IPC'), skip);
+    if (s) raise(inheritedIncident(s, parentPid ?? process.ppid, "process.on('message')", 'the IPC channel', 'received over IPC'), skip);
   });
 }

@@ -12,9 +12,10 @@ let forking = false;
 
 /**
  * Runs the pre-fork step (the registry-wide idle disconnect, unless onFork is 'keep'),
- * then the fork itself; its errors reach the caller untouched.
+ * then the fork itself; its errors reach the caller untouched. `command` is the forked
+ * module's path, when the caller knows it.
  */
-export function aroundFork<T>(api: ForkApi, fork: () => T, childPid: (child: T) => number | undefined): T {
+export function aroundFork<T>(api: ForkApi, command: string | undefined, fork: () => T, childPid: (child: T) => number | undefined): T {
   if (forking || !enabled()) return fork();
   forking = true;
   try {
@@ -28,10 +29,9 @@ export function aroundFork<T>(api: ForkApi, fork: () => T, childPid: (child: T) 
     else debug('before %s: nothing closed (FORKSAFE_ON_FORK=%s)', api, settings().onFork);
     const child = fork();
     if (reportPath() !== undefined) {
-      guard('fork record', () => {
-        const kept = pre ? pre.kept : databases().reduce((n, d) => n + d.total, 0);
-        writeRecord({ type: 'fork', api, childPid: childPid(child), pools: pre?.pools ?? 0, closed: pre?.closed ?? 0, kept, ms, onFork: settings().onFork });
-      }, undefined);
+      const kept = pre ? pre.kept : guard('fork record', () => databases().reduce((n, d) => n + d.total, 0), 0);
+      const pid = guard('fork record', () => childPid(child), undefined);
+      writeRecord({ type: 'fork', api, childPid: pid, command, pools: pre?.pools ?? 0, closed: pre?.closed ?? 0, kept, ms, onFork: settings().onFork });
     }
     return child;
   } finally {

@@ -8,6 +8,8 @@ import { satisfies } from './versions';
 /** A patch of one Node builtin (`child_process`, `cluster`) or of `process`. */
 export interface BuiltinPatch {
   readonly builtin: string;
+  /** The name FORKSAFE_DISABLE and the debug log know it by; default: `builtin`. */
+  readonly integration?: string;
   patch(exports: any): void;
   unpatch(exports: any): void;
 }
@@ -16,6 +18,8 @@ export interface BuiltinPatch {
 export interface ModulePatch {
   /** The npm package, e.g. `pg`. */
   readonly package: string;
+  /** The name FORKSAFE_DISABLE and the debug log know it by; default: `package`. */
+  readonly integration?: string;
   /** The file inside it, e.g. `lib/client.js`. */
   readonly file: string;
   /** Supported versions of the package, e.g. `>=8 <9`; other versions are left alone. */
@@ -29,6 +33,11 @@ export type Patch = BuiltinPatch | ModulePatch;
 
 function isBuiltin(p: Patch): p is BuiltinPatch {
   return 'builtin' in p;
+}
+
+/** The integration a patch belongs to: what FORKSAFE_DISABLE names. */
+export function integrationOf(p: Patch): string {
+  return p.integration ?? (isBuiltin(p) ? p.builtin : p.package);
 }
 
 function idOf(p: ModulePatch): string {

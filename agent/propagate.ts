@@ -1,59 +1,123 @@
-import { join } from 'node:path';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PARENT_ENV } from './config';
 import { guard } from './debug';
 import { distDir } from './dist-dir';
-import { buildManifest, MANIFEST_ENV } from './doors';
+import { manifestOf, MANIFEST_ENV } from './manifest';
+import type { AtDoor } from './doors';
 import { settings } from './settings';
 
 // Children get the agent through NODE_OPTIONS, which every Node process reads whatever
 // started it (fork, spawn('node'), a shell, a custom execArgv), plus the settings in force
-// here (configure() included) and the manifest of this process's database sockets.
+// here (configure() included) and the manifest of the sockets let through to this child.
+// What a parent passes on are defaults: a value the caller set for this one child wins.
 
-export const registerPath = join(distDir, 'register.js');
+export const registerPath = resolve(distDir, 'register.js');
+
+const SPECIFIERS = new Set(['forksafe/register', 'forksafe/register.js', 'forksafe/dist/register.js']);
 
 /**
- * NODE_OPTIONS with `--require "<register>"` added, unless the agent is already there.
- * Inside double quotes NODE_OPTIONS reads `\\` and `\"` as escapes, and nothing else.
+ * Whether a `-r`/`--import` value names this agent. A package specifier or a relative path
+ * resolves against the cwd, so a child started elsewhere (`fork({ cwd })`) would not find
+ * it: such values are rewritten to the absolute path.
+ */
+function isOurs(value: string): boolean {
+  if (SPECIFIERS.has(value)) return true;
+  if (value.startsWith('file://')) return value === pathToFileURL(registerPath).href;
+  return (value.startsWith('.') || value.startsWith('/')) && resolve(value) === registerPath;
+}
+
+const quote = (path: string): string => `"${path.replace(/[\\"]/g, '\\$&')}"`;
+
+/**
+ * NODE_OPTIONS with the agent preloaded by its absolute path: a relative mention of it is
+ * made absolute, and `--require "<register>"` is added when it is not there at all.
+ * Inside double quotes NODE_OPTIONS reads `\\` and `\"` as escapes, and nothing else
+ * (https://github.com/nodejs/node/blob/v20.x/src/node_options.cc, ParseNodeOptionsEnvVar).
  */
 export function withPreload(nodeOptions: string | undefined, register = registerPath): string {
   const existing = nodeOptions?.trim() ?? '';
-  const quoted = register.replace(/[\\"]/g, '\\$&');
-  if (existing.includes(register) || existing.includes(quoted) || existing.includes('forksafe/register')) return existing;
-  const preload = `--require "${quoted}"`;
+  if (existing.includes(register) || existing.includes(quote(register).slice(1, -1))) return existing;
+  let found = false;
+  const rewritten = existing.replace(/(^|\s)(-r|--require|--import)(\s+|=)("?)([^\s"]+)\4(?=\s|$)/g, (all, lead: string, flag: string, sep: string, _q: string, value: string) => {
+    if (!isOurs(value)) return all;
+    found = true;
+    return `${lead}${flag}${sep}${quote(register)}`;
+  });
+  if (found) return rewritten;
+  const preload = `--require ${quote(register)}`;
   return existing === '' ? preload : `${existing} ${preload}`;
 }
 
-/** The variables to set in a child's environment, or undefined to leave it as it is. */
-function childVariables(nodeOptions: string | undefined): Record<string, string> | undefined {
+/** Node flags (a fork's execArgv) with a relative mention of the agent made absolute; the same array when there is none. */
+export function withAbsolutePreload(flags: readonly string[]): readonly string[] {
+  let out: string[] | undefined;
+  for (let i = 0; i < flags.length; i++) {
+    const flag = flags[i]!;
+    const eq = /^(--require|--import)=(.*)$/.exec(flag);
+    if (eq && isOurs(eq[2]!)) (out ??= flags.slice())[i] = `${eq[1]}=${registerPath}`;
+    else if ((flag === '-r' || flag === '--require' || flag === '--import') && i + 1 < flags.length && isOurs(flags[i + 1]!)) {
+      (out ??= flags.slice())[i + 1] = registerPath;
+      i++;
+    }
+  }
+  return out ?? flags;
+}
+
+const VARIABLES = ['FORKSAFE_MODE', 'FORKSAFE_ON_FORK', 'FORKSAFE_PROPAGATE', 'FORKSAFE_REPORT', 'FORKSAFE_DISABLE', 'FORKSAFE_ALLOW'] as const;
+
+/**
+ * What to set in a child's environment, given what the caller put there (`get`) and the
+ * tracked sockets let through to it (`passed`: in its stdio, in log mode), or
+ * undefined to leave it as it is. A variable the caller set to another value than this
+ * process has is the caller's choice for this child and is kept; one inherited unchanged,
+ * or missing, gets the setting in force here. An explicitly empty NODE_OPTIONS keeps the
+ * child free of every preload, the agent's included.
+ */
+function childVariables(get: (name: string) => string | undefined, passed: readonly AtDoor[]): Map<string, string | undefined> | undefined {
   const s = settings();
   if (!s.propagate || s.mode === 'off') return undefined;
-  const vars: Record<string, string> = {
-    NODE_OPTIONS: withPreload(nodeOptions),
+  const explicit = (name: string): boolean => {
+    const v = get(name);
+    return v !== undefined && v !== process.env[name];
+  };
+  const vars = new Map<string, string | undefined>();
+  const nodeOptions = get('NODE_OPTIONS');
+  if (!(explicit('NODE_OPTIONS') && nodeOptions!.trim() === '')) vars.set('NODE_OPTIONS', withPreload(nodeOptions));
+  const ours: { [name in (typeof VARIABLES)[number]]: string | undefined } = {
     FORKSAFE_MODE: s.mode,
     FORKSAFE_ON_FORK: s.onFork,
     FORKSAFE_PROPAGATE: '1',
+    FORKSAFE_REPORT: s.report,
+    FORKSAFE_DISABLE: s.disable.length > 0 ? s.disable.join(',') : undefined,
+    FORKSAFE_ALLOW: s.allow.length > 0 ? s.allow.join(',') : undefined,
   };
-  if (s.report !== undefined) vars.FORKSAFE_REPORT = s.report;
-  const manifest = guard('buildManifest', buildManifest, undefined);
-  if (manifest !== undefined) vars[MANIFEST_ENV] = manifest;
+  for (const name of VARIABLES) if (!explicit(name)) vars.set(name, ours[name]);
+  vars.set(PARENT_ENV, String(process.pid));
+  vars.set(MANIFEST_ENV, passed.length > 0 ? guard('manifestOf', () => manifestOf(passed), undefined) : undefined);
   return vars;
 }
 
-const OURS = new Set(['NODE_OPTIONS', 'FORKSAFE_MODE', 'FORKSAFE_ON_FORK', 'FORKSAFE_PROPAGATE', 'FORKSAFE_REPORT', MANIFEST_ENV]);
-
 /** For ChildProcess.prototype.spawn, whose normalised options carry `envPairs` ('K=V' strings). */
-export function childEnvPairs(envPairs: string[]): string[] {
-  const nodeOptions = envPairs.find((p) => p.startsWith('NODE_OPTIONS='))?.slice('NODE_OPTIONS='.length);
-  const vars = childVariables(nodeOptions);
+export function childEnvPairs(envPairs: string[], passed: readonly AtDoor[]): string[] {
+  const given = new Map<string, string>();
+  for (const pair of envPairs) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && !given.has(pair.slice(0, eq))) given.set(pair.slice(0, eq), pair.slice(eq + 1));
+  }
+  const vars = childVariables((name) => given.get(name), passed);
   if (!vars) return envPairs;
-  const kept = envPairs.filter((p) => !OURS.has(p.slice(0, p.indexOf('='))));
-  return kept.concat(Object.entries(vars).map(([k, v]) => `${k}=${v}`));
+  const kept = envPairs.filter((p) => !vars.has(p.slice(0, p.indexOf('='))));
+  for (const [k, v] of vars) if (v !== undefined) kept.push(`${k}=${v}`);
+  return kept;
 }
 
 /** For the *Sync functions, which take the caller's `env` object (or process.env). */
-export function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const vars = childVariables(env.NODE_OPTIONS);
+export function childEnv(env: NodeJS.ProcessEnv, passed: readonly AtDoor[]): NodeJS.ProcessEnv {
+  const vars = childVariables((name) => env[name], passed);
   if (!vars) return env;
   const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(env)) if (!OURS.has(k)) out[k] = v;
-  return Object.assign(out, vars);
+  for (const [k, v] of Object.entries(env)) if (!vars.has(k)) out[k] = v;
+  for (const [k, v] of vars) if (v !== undefined) out[k] = v;
+  return out;
 }

@@ -1,18 +1,30 @@
-import type { Config } from './config';
+import { DEFAULTS, type Config } from './config';
+import { reasonOf, sayOnce } from './debug';
 import { openReport } from './report';
 
 // The settings in force in this process: from the environment at start-up, then from
 // configure(). Read on every patched call, so kept as one plain object.
 
-let current: Config = { mode: 'log', onFork: 'disconnect', report: undefined, propagate: true };
+let current: Config = DEFAULTS;
 
 export function settings(): Readonly<Config> {
   return current;
 }
 
-/** Applies a whole configuration; throws ConfigError (and changes nothing) if the report cannot be opened. */
-export function applySettings(next: Config): void {
-  openReport(next.report);
+/**
+ * Applies a whole configuration. A report that cannot be opened throws ConfigError and
+ * changes nothing; with `lenient` (a child process, whose settings came from its parent)
+ * it is said once on stderr and the process goes on without writing it, its other
+ * settings (strict mode) in force and the path still passed on to its own children.
+ */
+export function applySettings(next: Config, lenient = false): void {
+  try {
+    if (next.report !== current.report) openReport(next.report);
+  } catch (err) {
+    if (!lenient) throw err;
+    openReport(undefined);
+    sayOnce('report open', `${err instanceof Error ? err.message : reasonOf(err)}; this process goes on without writing it`);
+  }
   current = next;
 }
 

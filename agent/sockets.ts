@@ -36,7 +36,7 @@ export interface SocketAddresses {
   remote: string;
 }
 
-function join(address: string | undefined, port: number | undefined): string {
+function hostPort(address: string | undefined, port: number | undefined): string {
   if (address === undefined) return '';
   const host = address.includes(':') ? `[${address}]` : address;
   return port === undefined ? host : `${host}:${port}`;
@@ -47,8 +47,8 @@ export function addressesOf(socket: Socket): SocketAddresses {
   const raw = rawSocket(socket);
   try {
     return {
-      local: join(raw.localAddress, raw.localPort),
-      remote: raw.remoteAddress === undefined ? ((raw as unknown as { _pipeName?: string })._pipeName ?? '') : join(raw.remoteAddress, raw.remotePort),
+      local: hostPort(raw.localAddress, raw.localPort),
+      remote: raw.remoteAddress === undefined ? ((raw as unknown as { _pipeName?: string })._pipeName ?? '') : hostPort(raw.remoteAddress, raw.remotePort),
     };
   } catch {
     return { local: '', remote: '' };

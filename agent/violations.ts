@@ -22,6 +22,8 @@ export interface Violation {
   stack: string;
   /** Stack where the connection (or its pool) was opened. */
   openedAt: string;
+  /** Its first frame in user code, `file:line:col`. */
+  openedSite: string;
   pid: number;
   time: string;
 }

@@ -1,40 +1,70 @@
 import type * as childProcess from 'node:child_process';
-import { checkStdio, checkSend } from '../agent/doors';
+import { basename } from 'node:path';
+import { asCall, currentCall } from '../agent/calls';
+import { guard } from '../agent/debug';
+import { checkSend, checkStdio } from '../agent/doors';
+import { announcement } from '../agent/manifest';
+import type { AtDoor } from '../agent/doors';
 import { aroundFork } from '../agent/fork-policy';
 import type { BuiltinPatch } from '../agent/patching';
-import { childEnv, childEnvPairs } from '../agent/propagate';
+import { childEnv, childEnvPairs, withAbsolutePreload } from '../agent/propagate';
 import { enabled } from '../agent/settings';
-import { guard } from '../agent/debug';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
 
 type ChildProcessModule = typeof childProcess;
 
 // Every asynchronous spawn (fork, spawn, exec, execFile, cluster workers) goes through
-// ChildProcess.prototype.spawn with normalised options: stdio is the caller's array and
-// the environment is `envPairs`. The *Sync functions go elsewhere and are wrapped apiece.
+// ChildProcess.prototype.spawn with normalised options: `file` and `args` are the whole
+// command line, stdio is the caller's array and the environment is `envPairs`. The *Sync
+// functions go elsewhere and are wrapped apiece. The public functions are wrapped only to
+// name the call (child_process.exec rather than ChildProcess.spawn) in a violation.
 
-/** Which public call led here, read off the stack only when there is something to report. */
-function spawnApi(): string {
-  const stack = new Error().stack ?? '';
-  let api = 'ChildProcess.spawn';
-  for (const m of stack.matchAll(/at (?:Object\.)?(cluster\.fork|fork|spawn|spawnSync|exec|execFile|execSync|execFileSync) \(node:(?:child_process|internal\/cluster\/primary)/g)) {
-    api = m[1]!.startsWith('cluster.') ? m[1]! : `child_process.${m[1]}`;
-  }
-  return api;
+interface SpawnOptions {
+  file?: unknown;
+  args?: unknown;
+  stdio?: unknown;
+  envPairs?: unknown;
 }
 
-function sendApi(): string {
-  return new Error().stack?.includes('at Worker.send') ? 'Worker.send' : 'ChildProcess.send';
-}
-
-/** Wraps a child's `send`, an own property that Node assigns when it sets up the IPC channel. */
+/**
+ * Wraps a child's `send`, an own property that Node assigns when it sets up the IPC
+ * channel. A tracked socket let through (log mode) is announced to the child just before.
+ */
 function watchSend(child: childProcess.ChildProcess): void {
+  // A child without an IPC channel has no send().
+  if (typeof child.send !== 'function') return;
   wrapMethod(child, 'send', (original) =>
     function send(this: childProcess.ChildProcess, _message: unknown, handle?: unknown) {
-      if (handle != null) checkSend(sendApi, handle, send);
+      const passed = handle != null ? checkSend(currentCall('ChildProcess.send'), handle, send) : undefined;
+      if (passed) {
+        guard('announce', () => {
+          const message = announcement(passed);
+          // With a callback, a closed channel's error comes to us, not to the child's 'error'.
+          if (message) original.call(this, message, undefined, {}, ignore);
+        }, undefined);
+      }
       return original.apply(this, arguments as any);
     },
   );
+}
+
+const ignore = (): void => undefined;
+
+const isNode = (file: unknown): boolean => file === process.execPath || basename(String(file)) === 'node';
+
+/** The options to spawn with: the child's environment and a node command line that find the agent from any cwd. */
+function childOptions(options: SpawnOptions, passed: readonly AtDoor[]): SpawnOptions {
+  let out = options;
+  if (Array.isArray(options.envPairs)) {
+    const envPairs = childEnvPairs(options.envPairs, passed);
+    if (envPairs !== options.envPairs) out = { ...out, envPairs };
+  }
+  if (Array.isArray(options.args) && isNode(options.file)) {
+    const [argv0, ...rest] = options.args as string[];
+    const flags = withAbsolutePreload(rest);
+    if (flags !== rest) out = { ...out, args: [argv0, ...flags] };
+  }
+  return out;
 }
 
 function optionsIndex(args: unknown[]): number {
@@ -47,21 +77,17 @@ function optionsIndex(args: unknown[]): number {
 }
 
 const SYNC = ['spawnSync', 'execSync', 'execFileSync'] as const;
+const NAMED = ['spawn', 'exec', 'execFile'] as const;
 
 export const childProcessPatch: BuiltinPatch = {
   builtin: 'child_process',
   patch(cp: ChildProcessModule) {
     wrapMethod(cp.ChildProcess.prototype, 'spawn', (original) =>
-      function spawn(this: childProcess.ChildProcess, options: any) {
+      function spawn(this: childProcess.ChildProcess, options: SpawnOptions) {
         if (!enabled() || options === null || typeof options !== 'object') return original.apply(this, arguments as any);
         const start = () => {
-          checkStdio(spawnApi, options.stdio, spawn);
-          let opts = options;
-          if (Array.isArray(options.envPairs)) {
-            const envPairs = guard('childEnvPairs', () => childEnvPairs(options.envPairs), options.envPairs);
-            if (envPairs !== options.envPairs) opts = { ...options, envPairs };
-          }
-          const result = original.call(this, opts);
+          const passed = checkStdio(currentCall('ChildProcess.spawn'), options.stdio, spawn);
+          const result = original.call(this, guard('childOptions', () => childOptions(options, passed), options));
           guard('watchSend', () => watchSend(this), undefined);
           return result;
         };
@@ -69,17 +95,24 @@ export const childProcessPatch: BuiltinPatch = {
         // a reference taken before the agent loaded (`const { fork } = require(...)` in an
         // earlier preload): the pre-fork step runs here too, once per fork.
         const isFork = Array.isArray(options.stdio) && options.stdio.includes('ipc');
-        return isFork ? aroundFork('child_process.fork', start, () => this.pid) : start();
+        return isFork ? aroundFork('child_process.fork', undefined, start, () => this.pid) : start();
       },
     );
+    for (const name of NAMED) {
+      wrapMethod(cp, name, (original) =>
+        function named(this: unknown) {
+          return asCall(`child_process.${name}`, () => original.apply(this, arguments as any));
+        },
+      );
+    }
     for (const name of SYNC) {
       wrapMethod(cp, name, (original) =>
         function syncSpawn(this: unknown, ...args: unknown[]) {
           if (!enabled()) return original.apply(this, args);
           let i = optionsIndex(args);
           const options = (i === -1 ? {} : args[i]) as childProcess.SpawnSyncOptions;
-          checkStdio(`child_process.${name}`, options.stdio, syncSpawn);
-          const env = guard('childEnv', () => childEnv(options.env ?? process.env), undefined);
+          const passed = checkStdio(`child_process.${name}`, options.stdio, syncSpawn);
+          const env = guard('childEnv', () => childEnv(options.env ?? process.env, passed), undefined);
           if (env !== undefined && env !== (options.env ?? process.env)) {
             if (i === -1) {
               // No options given: add them where the function expects them.
@@ -96,14 +129,17 @@ export const childProcessPatch: BuiltinPatch = {
       );
     }
     wrapMethod(cp, 'fork', (original) =>
-      function fork(this: unknown) {
-        return aroundFork('child_process.fork', () => original.apply(this, arguments as any), (c: childProcess.ChildProcess) => c.pid);
+      function fork(this: unknown, modulePath: unknown) {
+        const command = typeof modulePath === 'string' ? modulePath : modulePath instanceof URL ? modulePath.href : undefined;
+        return asCall('child_process.fork', () =>
+          aroundFork('child_process.fork', command, () => original.apply(this, arguments as any), (c: childProcess.ChildProcess) => c.pid),
+        );
       },
     );
   },
   unpatch(cp: ChildProcessModule) {
     unwrapMethod(cp.ChildProcess.prototype, 'spawn');
-    for (const name of SYNC) unwrapMethod(cp, name);
+    for (const name of [...NAMED, ...SYNC]) unwrapMethod(cp, name);
     unwrapMethod(cp, 'fork');
   },
 };

@@ -2,6 +2,7 @@ import type { Patch } from '../agent/patching';
 import { childProcessPatch } from './child-process';
 import { clusterPatch } from './cluster';
 import { mysql2Patches } from './mysql2';
+import { netPatch } from './net';
 import { pgClientPatches, pgPoolPatch } from './pg';
 import { processPatch } from './process';
 import { knexPatch } from './knex';
@@ -9,4 +10,4 @@ import { ioredisPatch, nodeRedisPatch } from './redis';
 import { sequelizePatch } from './sequelize';
 
 /** Everything forksafe patches, one file per module. */
-export const patches: readonly Patch[] = [childProcessPatch, clusterPatch, processPatch, pgPoolPatch, ...pgClientPatches, ...mysql2Patches, knexPatch, sequelizePatch, ioredisPatch, nodeRedisPatch];
+export const patches: readonly Patch[] = [netPatch, childProcessPatch, clusterPatch, processPatch, pgPoolPatch, ...pgClientPatches, ...mysql2Patches, knexPatch, sequelizePatch, ioredisPatch, nodeRedisPatch];

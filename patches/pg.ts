@@ -125,6 +125,7 @@ function checkPool(Pool: any): void {
 
 export const pgPoolPatch: ModulePatch = {
   package: 'pg-pool',
+  integration: 'pg',
   file: 'index.js',
   versions: SUPPORTED['pg-pool'],
   // A pool opens nothing until its first query, and pg-pool calls no method of its own from

@@ -1,11 +1,11 @@
-import { checkReceived, checkSend } from '../agent/doors';
+import { checkReceived, checkSend, noteAnnounced } from '../agent/doors';
 import type { BuiltinPatch } from '../agent/patching';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
 
 // A child with an IPC channel: what it sends up (`process.send(msg, socket)`), and what it
-// receives. Handles arrive through process.emit('message', msg, handle); watching emit
-// rather than adding a 'message' listener keeps the channel unref'd, so the child still
-// exits when it is done.
+// receives. Handles arrive through process.emit('message', msg, handle), and the parent's
+// announcement of one through process.emit('internalMessage', …); watching emit rather
+// than adding listeners keeps the channel unref'd, so the child still exits when done.
 export const processPatch: BuiltinPatch = {
   builtin: 'process',
   patch(proc: NodeJS.Process) {
@@ -19,6 +19,7 @@ export const processPatch: BuiltinPatch = {
     wrapMethod(proc, 'emit', (original) =>
       function emit(this: unknown, event: unknown, _message?: unknown, handle?: unknown) {
         if (event === 'message' && handle != null) checkReceived(handle, emit);
+        else if (event === 'internalMessage') noteAnnounced(_message);
         return original.apply(this, arguments as any);
       },
     );

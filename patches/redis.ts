@@ -144,6 +144,7 @@ const nodeRedisAdapter: Adapter<NodeRedisClient> = {
 
 export const nodeRedisPatch: ModulePatch = {
   package: '@redis/client',
+  integration: 'redis',
   file: 'dist/lib/client/index.js',
   versions: SUPPORTED['@redis/client'],
   patch(exported: any) {

@@ -2,7 +2,7 @@
 // it, against the real servers. The only proof that `exports`, `bin` and the build are right.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FIXTURES, mysqlUser, pgKill, ROOT, runFixture, tempDir, uniqueName } from './helpers';
@@ -25,7 +25,11 @@ after(() => work.cleanup());
 
 test('the tarball holds the build, the types and the bin, and nothing else', () => {
   const pkg = join(app, 'node_modules', 'forksafe');
-  for (const f of ['dist/register.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'package.json', 'README.md']) assert.ok(existsSync(join(pkg, f)), f);
+  // docs/shared-connection-symptoms.md is the page every violation message points to.
+  for (const f of ['dist/register.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'package.json', 'README.md', 'LICENSE', 'docs/shared-connection-symptoms.md', 'dist/cli/report-page/page.html']) assert.ok(existsSync(join(pkg, f)), f);
+  const shipped = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
+  assert.equal(shipped.license, 'MIT');
+  assert.ok(shipped.repository?.url, 'a repository to link to');
   for (const f of ['agent', 'test', 'node_modules/pg']) assert.ok(!existsSync(join(pkg, f)), `${f} is not shipped`);
   const help = spawnSync(join(app, 'node_modules', '.bin', 'forksafe'), ['--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0, help.stderr);

@@ -1,7 +1,7 @@
-import { debug } from './debug';
+import { debug, reasonOf, sayOnce } from './debug';
 import { writeRecord } from './report';
 import { settings } from './settings';
-import { captureStack, framesOf, userSite } from './stacks';
+import { captureStack, readStack } from './stacks';
 import { codeOf, ForkSafetyError, publish, remember, type Violation, type ViolationKind } from './violations';
 
 /** What a door saw: which socket, whose, and through which call. */
@@ -13,13 +13,15 @@ export interface Incident {
   socket: { local: string; remote: string };
   /** Frames where the connection was opened. */
   openedAt: string;
+  /** The user's place in those frames, `file:line:col`. */
+  openedSite: string;
   /** The sentence that says what happened, without the where. */
   what: string;
   /** Where it happened, when the stack cannot say (a child's start-up, an IPC delivery). */
   site?: string;
 }
 
-const CONSEQUENCE: Record<ViolationKind, string> = {
+const CONSEQUENCE: { [kind in ViolationKind]: string } = {
   'handle-transfer':
     'The socket now lives in the other process too: this process can no longer rely on it, and the other one can run queries inside this session (with keepOpen both read the same stream and replies interleave).',
   'stdio-inherit':
@@ -28,25 +30,26 @@ const CONSEQUENCE: Record<ViolationKind, string> = {
     'Two processes now hold one database session: whichever speaks first takes the other one\'s replies.',
 };
 
-const ADVICE = "Open a connection (or a pool) in each process instead (forksafe's docs/shared-connection-symptoms.md: 'What a shared connection looks like').";
+const ADVICE =
+  'Open a connection (or a pool) in each process instead; what a shared connection looks like: node_modules/forksafe/docs/shared-connection-symptoms.md.';
 
 const warned = new Set<string>();
 
 /**
- * Records a violation everywhere the contract says (violations(), listeners, the
- * diagnostics channel, the report), warns once per call site in log mode, and throws
- * ForkSafetyError in strict mode.
+ * Records a violation everywhere the contract says (violations(), the report, listeners,
+ * the diagnostics channel), warns once per call site in log mode, and throws
+ * ForkSafetyError in strict mode. Recording cannot weaken strict mode: the report and the
+ * listeners are contained one by one, and the throw always comes.
  */
-export function violate(incident: Incident, skip: Function): void {
+export function raise(incident: Incident, skip: Function): void {
   const { mode } = settings();
   if (mode === 'off') return;
-  const stack = framesOf(captureStack(skip));
-  const site = incident.site ?? userSite(stack);
-  const openedSite = userSite(incident.openedAt);
+  const { frames: stack, site: stackSite } = readStack(captureStack(skip));
+  const site = incident.site ?? stackSite;
   const where = incident.socket.local || incident.socket.remote ? ` (${incident.socket.local} -> ${incident.socket.remote})` : '';
   const message =
     `${incident.what}: ${incident.driver} connection ${incident.target}${where}, via ${incident.api} at ${site}; ` +
-    `the connection was opened at ${openedSite}. ${CONSEQUENCE[incident.kind]} ${ADVICE}`;
+    `the connection was opened at ${incident.openedSite}. ${CONSEQUENCE[incident.kind]} ${ADVICE}`;
   const violation: Violation = {
     kind: incident.kind,
     code: codeOf(incident.kind),
@@ -59,26 +62,20 @@ export function violate(incident: Incident, skip: Function): void {
     site,
     stack,
     openedAt: incident.openedAt,
+    openedSite: incident.openedSite,
     pid: process.pid,
     time: new Date().toISOString(),
   };
   remember(violation);
   debug('violation %s at %s', violation.kind, site);
-  writeRecord({
-    type: 'violation',
-    kind: violation.kind,
-    code: violation.code,
-    mode,
-    message,
-    api: violation.api,
-    driver: violation.driver,
-    target: violation.target,
-    socket: violation.socket,
-    site,
-    stack,
-    openedAt: violation.openedAt,
-  });
-  publish(violation);
+  // The report adds its own pid and time to every line.
+  const { pid: _pid, time: _time, ...fields } = violation;
+  writeRecord({ type: 'violation', ...fields });
+  try {
+    publish(violation);
+  } catch (err) {
+    sayOnce('publish', `cannot publish a violation on diagnostics_channel (${reasonOf(err)})`);
+  }
   if (mode === 'strict') throw new ForkSafetyError(violation);
   const key = `${violation.kind} ${site}`;
   if (!warned.has(key)) {

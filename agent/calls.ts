@@ -1,0 +1,21 @@
+// Which public call is running, for the `api` of a violation: the outermost wrapper of a
+// public function (`child_process.exec` calls execFile, which calls spawn) names it, and
+// the inner door reads it. Cheaper and surer than reading Node's frame names off a stack.
+
+let current: string | undefined;
+
+/** Runs `fn` as the public call `api`, unless an outer public call is already running. */
+export function asCall<T>(api: string, fn: () => T): T {
+  if (current !== undefined) return fn();
+  current = api;
+  try {
+    return fn();
+  } finally {
+    current = undefined;
+  }
+}
+
+/** The public call running now, or `fallback` when it was reached another way. */
+export function currentCall(fallback: string): string {
+  return current ?? fallback;
+}
