@@ -18,7 +18,8 @@ const noop = (): void => undefined;
  * _remove, mysql2's _realEnd, knex's and Sequelize's destroy), which writes the protocol's
  * own goodbye; the promise settles once the socket has closed (the server has read the
  * goodbye and closed its side), or once GOODBYE_DEADLINE_MS have passed and the socket has
- * been destroyed. It never rejects.
+ * been destroyed. Without a socket to watch, it settles when the promise `goodbye` returns
+ * settles, or at the same deadline. It never rejects.
  *
  * The socket is corked while `goodbye` runs, so what it writes is queued now and written on
  * the next tick: on loopback every write that reaches the server wakes its backend inside
@@ -30,9 +31,13 @@ const noop = (): void => undefined;
  */
 export function closeConnection(socket: Socket | undefined, goodbye: () => unknown): Promise<void> {
   if (!socket || socket.destroyed) {
-    // No socket to watch (pg.native, or already gone): the library's own close is all there is.
+    // No socket to watch (pg.native, or already gone): the library's own word is all there
+    // is, and it gets the same deadline.
     try {
-      return Promise.resolve(goodbye()).then(noop, noop);
+      const said = Promise.resolve(goodbye()).then(noop, noop);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, GOODBYE_DEADLINE_MS).unref()));
+      return Promise.race([said, deadline]).then(() => clearTimeout(timer));
     } catch (err) {
       internalError('close a connection', err);
       return Promise.resolve();

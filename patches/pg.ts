@@ -40,7 +40,8 @@ interface PgPool {
   ended: boolean;
   _clients: PgClient[];
   _idle: Array<{ client: PgClient }>;
-  _remove(client: PgClient): void;
+  /** The callback since pg-pool 3.10.1; older ones ignore it. */
+  _remove(client: PgClient, callback?: () => void): void;
   _pulseQueue(): void;
 }
 
@@ -63,9 +64,21 @@ function poolTarget(pool: PgPool): string {
   return o.connectionString ? targetFromUrl(o.connectionString, defaults) : formatTarget(defaults);
 }
 
-/** Ends an idle client the way the pool itself does; the pool may then serve a waiting caller with a new one. */
+/**
+ * Ends an idle client the way the pool itself does; the pool may then serve a waiting caller
+ * with a new one. A client with a socket is closed once its socket is; pg.native's has none,
+ * and pg-pool 3.10.1 and later say when it has ended (older ones ignore the callback, and
+ * the deadline stands in).
+ */
 function closeIdle(pool: PgPool, client: PgClient): Promise<void> {
-  return closeConnection(driverSocket(client), () => pool._remove(client)).then(() => guard('pg-pool _pulseQueue', () => pool._pulseQueue(), undefined));
+  const ended = (): Promise<void> => {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    // Outside the promise executor: a throw is an error of the agent, to be reported.
+    pool._remove(client, resolve);
+    return done;
+  };
+  return closeConnection(driverSocket(client), ended).then(() => guard('pg-pool _pulseQueue', () => pool._pulseQueue(), undefined));
 }
 
 function isClient(c: unknown): c is PgClient {
