@@ -5,7 +5,8 @@ import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';
 import { formatTarget, targetFromUrl, type TargetParts } from '../agent/target';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
-import { driverSocket, driverTarget, socketsOf, whenClosed } from './driver-connections';
+import { closeConnection } from './close-connection';
+import { driverSocket, driverTarget, socketsOf } from './driver-sockets';
 import { SUPPORTED } from './supported';
 
 // Knex. Its pool is a tarn.js Pool in `client.pool`, created by Client#initializePool
@@ -91,10 +92,12 @@ const knexAdapter: Adapter<KnexClient> = {
     }
     // What tarn's reaper does to a resource idle for too long, done now for all of them.
     pool.free = [];
-    const settled = idle.map((item) => {
-      item.settle();
-      return whenClosed(driverSocket(item.resource), pool._destroy(item.resource));
-    });
+    const settled = idle.map((item) =>
+      closeConnection(driverSocket(item.resource), () => {
+        item.settle();
+        return pool._destroy(item.resource);
+      }),
+    );
     return { closed: idle.length, settled };
   },
   sockets: (client) => {

@@ -1,20 +1,26 @@
-import type { Socket } from 'node:net';
 import { guard } from '../agent/debug';
 import type { ModulePatch } from '../agent/patching';
 import { track, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
 import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';
 import { formatTarget } from '../agent/target';
-import { disguise } from '../agent/wrap';
-import { SUPPORTED } from './supported';
+import { disguise, unwrapMethod, wrapMethod } from '../agent/wrap';
+import { closeConnection } from './close-connection';
+import { driverSocket, socketsOf, sumCounts } from './driver-sockets';
+import { LAYOUTS } from './supported';
 
-// mysql2. A pool keeps ring queues `_allConnections` and `_freeConnections` (`length`,
-// `toArray()`) and `_closed`; a PoolCluster keeps ordinary pools in `_nodes[id].pool`.
-// A pooled connection's destroy() removes it from its pool, which reconnects lazily; its
-// end() only releases it (unless gracefulEnd), so it is never used to close one.
-// `mysql2/promise` calls lib/create_*.js directly, so those files are where pools and
-// connections are born for CJS and ESM apps alike.
+// mysql2. A pool keeps queues `_allConnections` and `_freeConnections` (`length`,
+// `toArray()`: denque up to 3.23.2, lib/ring_queue.js since 3.23.3) and `_closed`; a
+// PoolCluster keeps ordinary pools in `_nodes[id].pool`. Pools and connections are born
+// in the factories, which moved from index.js to lib/create_*.js in 3.11.5 (patches/supported.ts).
 // (https://github.com/sidorares/node-mysql2/tree/master/lib)
+//
+// Closing an idle pooled connection: its end() only releases it (unless gracefulEnd,
+// since 3.15), and its destroy() drops the socket without a word, which the server counts
+// as an aborted client. What pool.end() does is the goodbye: `_realEnd` is the base
+// Connection's end() (COM_QUIT, after which the server closes), on PoolConnection's
+// prototype in every 3.x (lib/pool_connection.js, lib/base/pool_connection.js in
+// 3.11.5 to 3.19); `_removeFromPool()` first takes it out of its pool, which reconnects lazily.
 
 interface Queue<T> {
   length: number;
@@ -22,19 +28,23 @@ interface Queue<T> {
 }
 
 interface MyConnection {
-  stream?: Socket;
   config: { user?: string; host?: string; port?: number; database?: string; socketPath?: string };
+  stream?: unknown;
   _closing?: boolean;
   _fatalError?: unknown;
   _command?: unknown;
-  destroy(): void;
+}
+
+interface MyPoolConnection extends MyConnection {
+  _removeFromPool(): void;
+  _realEnd(): void;
 }
 
 interface MyPool {
   config: { connectionConfig: MyConnection['config'] };
   _closed: boolean;
   _allConnections: Queue<MyConnection>;
-  _freeConnections: Queue<MyConnection>;
+  _freeConnections: Queue<MyPoolConnection>;
 }
 
 interface MyCluster {
@@ -42,17 +52,9 @@ interface MyCluster {
   _nodes: Record<string, { pool: MyPool }>;
 }
 
-function socketOf(conn: MyConnection): TrackedSocket | undefined {
-  return conn.stream ? { socket: conn.stream } : undefined;
-}
-
-/** destroy() takes the connection out of its pool and half-closes it (a queued FIN). */
-function close(conn: MyConnection): Promise<void> {
-  const stream = conn.stream;
-  if (!stream || stream.destroyed) return Promise.resolve();
-  const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
-  conn.destroy();
-  return closed;
+function isPoolConnection(c: unknown): c is MyPoolConnection {
+  const p = c as Partial<MyPoolConnection> | null;
+  return typeof p === 'object' && p !== null && typeof p._removeFromPool === 'function' && typeof p._realEnd === 'function';
 }
 
 function poolCounts(pool: MyPool): Counts {
@@ -64,13 +66,18 @@ function poolCounts(pool: MyPool): Counts {
 function poolDisconnect(pool: MyPool): Closing {
   if (pool._closed) return { closed: 0, settled: [] };
   const idle = pool._freeConnections.toArray();
-  if (!idle.every((c) => typeof c?.destroy === 'function')) throw new Error('mysql2 internals changed: a free connection has no destroy()');
-  return { closed: idle.length, settled: idle.map(close) };
+  // Check everything before touching anything: an upstream change leaves the pool intact.
+  if (!idle.every(isPoolConnection)) throw new TypeError('mysql2 internals changed: a free connection has no _removeFromPool() and _realEnd()');
+  const settled = idle.map((conn) =>
+    closeConnection(driverSocket(conn), () => {
+      conn._removeFromPool();
+      conn._realEnd();
+    }),
+  );
+  return { closed: idle.length, settled };
 }
 
-function poolSockets(pool: MyPool): TrackedSocket[] {
-  return pool._allConnections.toArray().map(socketOf).filter((s): s is TrackedSocket => s !== undefined);
-}
+const poolSockets = (pool: MyPool): TrackedSocket[] => socketsOf(pool._allConnections.toArray());
 
 const poolAdapter: Adapter<MyPool> = {
   driver: 'mysql2',
@@ -88,10 +95,7 @@ const clusterAdapter: Adapter<MyCluster> = {
   driver: 'mysql2',
   kind: 'cluster',
   target: (cluster) => [...new Set(pools(cluster).map((p) => formatTarget(p.config.connectionConfig)))].join(',') || '(no nodes)',
-  counts: (cluster) =>
-    pools(cluster)
-      .map(poolCounts)
-      .reduce((a, b) => ({ total: a.total + b.total, idle: a.idle + b.idle, active: a.active + b.active }), { total: 0, idle: 0, active: 0 }),
+  counts: (cluster) => sumCounts(pools(cluster).map(poolCounts)),
   disconnectIdle: (cluster) => {
     const all = cluster._closed ? [] : pools(cluster).map(poolDisconnect);
     return { closed: all.reduce((n, c) => n + c.closed, 0), settled: all.flatMap((c) => c.settled) };
@@ -108,31 +112,64 @@ const connectionAdapter: Adapter<MyConnection> = {
     const busy = conn._command != null;
     return { total: 1, idle: busy ? 0 : 1, active: busy ? 1 : 0 };
   },
-  sockets: (conn) => {
-    const s = socketOf(conn);
-    return s ? [s] : [];
+  sockets: (conn) => socketsOf([conn]),
+  ended: (conn) => conn._closing === true || conn._fatalError != null || driverSocket(conn)?.destroyed === true,
+};
+
+const FACTORIES = {
+  createPool: poolAdapter,
+  createPoolCluster: clusterAdapter,
+  createConnection: connectionAdapter,
+} as const satisfies Record<string, Adapter<any>>;
+
+/** A function that calls `create` and tracks what it made. */
+function tracking(create: (...args: any[]) => any, adapter: Adapter<any>, label: string) {
+  const wrapper = disguise(function (this: unknown) {
+    const created = create.apply(this, arguments as any);
+    if (enabled()) guard(label, () => track(created, adapter, process.pid, captureStack(wrapper)), undefined);
+    return created;
+  }, create);
+  return wrapper;
+}
+
+/**
+ * mysql2 3.0 to 3.11.4: the factories are properties of index.js's exports (`connect` is
+ * `createConnection` again), and mysql2/promise calls them there at call time, so they are
+ * wrapped in place.
+ */
+const indexPatch: ModulePatch = {
+  package: 'mysql2',
+  file: 'index.js',
+  versions: LAYOUTS.mysql2.factoriesInIndex,
+  patch(exported: any) {
+    for (const name of Object.keys(FACTORIES)) {
+      if (typeof exported?.[name] !== 'function') throw new TypeError(`mysql2/index.js exports no ${name}()`);
+    }
+    const names: Array<[string, Adapter<any>]> = [...Object.entries(FACTORIES), ['connect', connectionAdapter]];
+    for (const [name, adapter] of names) wrapMethod(exported, name, (original) => tracking(original, adapter, `mysql2 ${name}`));
   },
-  ended: (conn) => conn._closing === true || conn._fatalError != null || conn.stream?.destroyed === true,
+  unpatch(exported: any) {
+    for (const name of [...Object.keys(FACTORIES), 'connect']) unwrapMethod(exported, name);
+  },
 };
 
 const kFactory = Symbol('forksafe.mysql2Factory');
 
-/** Replaces a lib/create_*.js export with a function that tracks what it creates. */
-function factoryPatch(file: string, adapter: Adapter<any>): ModulePatch {
+/**
+ * mysql2 3.11.5 and later: each factory is the export of its own lib/create_*.js, which
+ * index.js and promise.js both hold, so the export itself is replaced.
+ */
+function createFilePatch(file: string, adapter: Adapter<any>): ModulePatch {
   return {
     package: 'mysql2',
     file,
-    versions: SUPPORTED.mysql2,
+    versions: LAYOUTS.mysql2.factoriesInCreateFiles,
     patch(create: any) {
       if (typeof create !== 'function') throw new TypeError(`mysql2/${file} does not export a function`);
       if (create[kFactory]) return create;
-      const tracking = disguise(function (this: unknown) {
-        const created = create.apply(this, arguments);
-        if (enabled()) guard(`mysql2 ${file}`, () => track(created, adapter, process.pid, captureStack(tracking)), undefined);
-        return created;
-      }, create);
-      Object.defineProperty(tracking, kFactory, { value: true });
-      return tracking;
+      const replaced = tracking(create, adapter, `mysql2 ${file}`);
+      Object.defineProperty(replaced, kFactory, { value: true });
+      return replaced;
     },
     // The replacement stays (mysql2 holds it) and tracks nothing while the agent is off.
     unpatch() {},
@@ -140,7 +177,8 @@ function factoryPatch(file: string, adapter: Adapter<any>): ModulePatch {
 }
 
 export const mysql2Patches: ModulePatch[] = [
-  factoryPatch('lib/create_pool.js', poolAdapter),
-  factoryPatch('lib/create_pool_cluster.js', clusterAdapter),
-  factoryPatch('lib/create_connection.js', connectionAdapter),
+  indexPatch,
+  createFilePatch('lib/create_pool.js', FACTORIES.createPool),
+  createFilePatch('lib/create_pool_cluster.js', FACTORIES.createPoolCluster),
+  createFilePatch('lib/create_connection.js', FACTORIES.createConnection),
 ];

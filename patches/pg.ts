@@ -1,29 +1,34 @@
-import type { Socket } from 'node:net';
 import { guard } from '../agent/debug';
 import type { ModulePatch } from '../agent/patching';
-import { track, type Adapter, type Closing, type TrackedSocket } from '../agent/registry';
+import { track, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
 import { enabled } from '../agent/settings';
 import { captureStack, type StackHolder } from '../agent/stacks';
 import { kOpenedAt } from '../agent/symbols';
 import { formatTarget, targetFromUrl, type TargetParts } from '../agent/target';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
-import { SUPPORTED } from './supported';
+import { closeConnection } from './close-connection';
+import { driverSocket } from './driver-sockets';
+import { LAYOUTS, SUPPORTED } from './supported';
 
 // node-postgres. pg-pool keeps every client in `_clients` and the idle ones in `_idle`
-// (items `{ client, idleListener, timeoutId }`); `_remove(client, cb)` drops one and ends
-// it while the pool stays open, and the next query opens a new backend lazily
-// (https://github.com/brianc/node-postgres/blob/master/packages/pg-pool/index.js).
+// (items `{ client, idleListener, timeoutId }`); `_remove(client)` drops one and ends it
+// (Terminate) while the pool stays open, and the next query opens a new backend lazily
+// (https://github.com/brianc/node-postgres/blob/master/packages/pg-pool/index.js). So it
+// is in every pg-pool 3.x; 3.10.1 added a callback to `_remove`, which is not needed here.
 // A client's socket is `connection.stream`: a net.Socket, replaced by a TLSSocket after
 // an SSL upgrade. A standalone Client cannot reconnect after end(), so it is never closed.
 
+/** Where a client keeps its running query and its queue: renamed in pg 8.17 (patches/supported.ts). */
+interface QueryFields {
+  active: string;
+  queue: string;
+}
+
 interface PgClient {
-  connection?: { stream?: Socket };
   connectionParameters?: TargetParts;
   _ending?: boolean;
+  /** Since pg 8.10. */
   _ended?: boolean;
-  _queryable?: boolean;
-  _activeQuery?: unknown;
-  _queryQueue?: unknown[];
   [kOpenedAt]?: StackHolder;
 }
 
@@ -35,12 +40,13 @@ interface PgPool {
   ended: boolean;
   _clients: PgClient[];
   _idle: Array<{ client: PgClient }>;
-  _remove(client: PgClient, callback: () => void): void;
+  /** The callback since pg-pool 3.10.1; older ones ignore it. */
+  _remove(client: PgClient, callback?: () => void): void;
   _pulseQueue(): void;
 }
 
 function socketOf(client: PgClient): TrackedSocket | undefined {
-  const socket = client.connection?.stream;
+  const socket = driverSocket(client);
   return socket ? { socket, openedAt: client[kOpenedAt] } : undefined;
 }
 
@@ -59,28 +65,20 @@ function poolTarget(pool: PgPool): string {
 }
 
 /**
- * Ends an idle client the way the pool itself does: pg-pool's _remove takes it out of the
- * pool at once and writes the Terminate message; the socket closes once the server has
- * seen it. The socket is corked meanwhile, so the Terminate is queued now and written on
- * the next tick: on loopback every write that reaches the server wakes its backend inside
- * the syscall (0.1 to 1 ms each, measured), and a fork must not wait for one per connection.
+ * Ends an idle client the way the pool itself does; the pool may then serve a waiting caller
+ * with a new one. A client with a socket is closed once its socket is; pg.native's has none,
+ * and pg-pool 3.10.1 and later say when it has ended (older ones ignore the callback, and
+ * the deadline stands in).
  */
 function closeIdle(pool: PgPool, client: PgClient): Promise<void> {
-  let resolve!: () => void;
-  const closed = new Promise<void>((r) => (resolve = r));
-  const socket = client.connection?.stream;
-  socket?.cork();
-  try {
-    // Outside the promise executor: a throw here must reach the registry's guard, not
-    // become an unhandled rejection.
-    pool._remove(client, () => {
-      resolve();
-      pool._pulseQueue();
-    });
-  } finally {
-    if (socket) process.nextTick(() => socket.uncork());
-  }
-  return closed;
+  const ended = (): Promise<void> => {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    // Outside the promise executor: a throw is an error of the agent, to be reported.
+    pool._remove(client, resolve);
+    return done;
+  };
+  return closeConnection(driverSocket(client), ended).then(() => guard('pg-pool _pulseQueue', () => pool._pulseQueue(), undefined));
 }
 
 function isClient(c: unknown): c is PgClient {
@@ -98,34 +96,45 @@ const poolAdapter: Adapter<PgPool> = {
   },
   disconnectIdle: (pool): Closing => {
     if (pool.ending) return { closed: 0, settled: [] };
-    const idle = pool._idle.map((item) => item.client);
+    const idle = pool._idle.map((item) => item?.client);
     // Check everything before touching anything: an upstream change leaves the pool intact.
-    if (!idle.every(isClient)) throw new Error('pg-pool internals changed: an _idle item has no client');
+    if (!idle.every(isClient)) throw new TypeError('pg-pool internals changed: an _idle item has no client with end()');
     return { closed: idle.length, settled: idle.map((client) => closeIdle(pool, client)) };
   },
   sockets: (pool) => pool._clients.map(socketOf).filter((s): s is TrackedSocket => s !== undefined),
   ended: (pool) => pool.ended === true,
 };
 
-const clientAdapter: Adapter<PgClient> = {
-  driver: 'pg',
-  kind: 'connection',
-  target: (client) => formatTarget(client.connectionParameters ?? {}),
-  counts: (client) => {
-    const busy = client._activeQuery != null || (client._queryQueue?.length ?? 0) > 0;
-    return { total: 1, idle: busy ? 0 : 1, active: busy ? 1 : 0 };
-  },
-  sockets: (client) => {
-    const s = socketOf(client);
-    return s ? [s] : [];
-  },
-  ended: (client) => client._ending === true || client._ended === true,
-};
+function clientAdapter(fields: QueryFields): Adapter<PgClient> {
+  return {
+    driver: 'pg',
+    kind: 'connection',
+    target: (client) => formatTarget(client.connectionParameters ?? {}),
+    counts: (client): Counts => {
+      const c = client as unknown as Record<string, unknown>;
+      const queue = c[fields.queue] as unknown[] | undefined;
+      const busy = c[fields.active] != null || (queue?.length ?? 0) > 0;
+      return { total: 1, idle: busy ? 0 : 1, active: busy ? 1 : 0 };
+    },
+    sockets: (client) => {
+      const s = socketOf(client);
+      return s ? [s] : [];
+    },
+    ended: (client) => client._ending === true || client._ended === true,
+  };
+}
 
 // Set while pg-pool's newClient runs: the client it connects belongs to that pool.
 let connectingForPool: PgPool | undefined;
 
 const kTrackingPool = Symbol('forksafe.pgTrackingPool');
+
+function checkPool(Pool: any): void {
+  const proto = typeof Pool === 'function' ? Pool.prototype : undefined;
+  for (const method of ['newClient', '_remove', '_pulseQueue']) {
+    if (typeof proto?.[method] !== 'function') throw new TypeError(`pg-pool/index.js exports no Pool class with ${method}()`);
+  }
+}
 
 export const pgPoolPatch: ModulePatch = {
   package: 'pg-pool',
@@ -136,7 +145,8 @@ export const pgPoolPatch: ModulePatch = {
   // the constructor, so pools are tracked by a subclass that pg's BoundPool then extends.
   patch(exported: any) {
     // Switched off and on again, the exports are already our subclass: re-wrap its parent.
-    const Pool = exported[kTrackingPool] ? Object.getPrototypeOf(exported) : exported;
+    const Pool = exported?.[kTrackingPool] ? Object.getPrototypeOf(exported) : exported;
+    checkPool(Pool);
     wrapMethod(Pool.prototype, 'newClient', (original) =>
       function newClient(this: PgPool) {
         const outer = connectingForPool;
@@ -165,19 +175,21 @@ export const pgPoolPatch: ModulePatch = {
   },
 };
 
-/** pg's Client, and pg.native's (libpq holds its socket: tracked, but no door can see it). */
-function clientPatch(file: string): ModulePatch {
+/** pg's Client in one layout, or pg.native's (libpq holds its socket: tracked, but no door can see it). */
+function clientPatch(file: string, versions: string, fields: QueryFields): ModulePatch {
+  const adapter = clientAdapter(fields);
   return {
     package: 'pg',
     file,
-    versions: SUPPORTED.pg,
+    versions,
     patch(Client: any) {
+      if (typeof Client?.prototype?.connect !== 'function') throw new TypeError(`pg/${file} exports no Client class with connect()`);
       wrapMethod(Client.prototype, 'connect', (original) =>
         function connect(this: PgClient) {
           if (enabled()) {
             guard('pg connect', () => {
               this[kOpenedAt] = captureStack(connect);
-              if (!connectingForPool) track(this, clientAdapter, process.pid, this[kOpenedAt]);
+              if (!connectingForPool) track(this, adapter, process.pid, this[kOpenedAt]);
             }, undefined);
           }
           return original.apply(this, arguments as any);
@@ -190,4 +202,11 @@ function clientPatch(file: string): ModulePatch {
   };
 }
 
-export const pgClientPatches: ModulePatch[] = [clientPatch('lib/client.js'), clientPatch('lib/native/client.js')];
+const UNDERSCORED: QueryFields = { active: '_activeQuery', queue: '_queryQueue' };
+
+export const pgClientPatches: ModulePatch[] = [
+  clientPatch('lib/client.js', LAYOUTS.pg.plainQueryFields, { active: 'activeQuery', queue: 'queryQueue' }),
+  clientPatch('lib/client.js', LAYOUTS.pg.underscoredQueryFields, UNDERSCORED),
+  // The native client has used the underscored names throughout 8.x.
+  clientPatch('lib/native/client.js', SUPPORTED.pg, UNDERSCORED),
+];

@@ -5,7 +5,8 @@ import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';
 import { formatTarget } from '../agent/target';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
-import { driverSocket, driverTarget, socketsOf, whenClosed } from './driver-connections';
+import { closeConnection } from './close-connection';
+import { driverSocket, driverTarget, socketsOf, sumCounts } from './driver-sockets';
 import { SUPPORTED } from './supported';
 
 // Sequelize 6. Every dialect's ConnectionManager extends the abstract one, whose
@@ -93,18 +94,17 @@ const sequelizeAdapter: Adapter<ConnectionManager> = {
     return configTarget(cm.config);
   },
   counts: (cm) =>
-    poolsOf(cm).reduce(
-      (n, pool) => {
+    sumCounts(
+      poolsOf(cm).map((pool) => {
         const idle = pool._availableObjects.length;
         const total = idle + pool._inUseObjects.length;
-        return { total: n.total + total, idle: n.idle + idle, active: n.active + total - idle };
-      },
-      { total: 0, idle: 0, active: 0 },
+        return { total, idle, active: total - idle };
+      }),
     ),
   disconnectIdle: (cm): Closing => {
     // Every pool (read and write) checked before any is touched.
     const plan = poolsOf(cm).map((pool) => ({ pool, idle: idleAboveMin(pool) }));
-    const settled = plan.flatMap(({ pool, idle }) => idle.map((r) => whenClosed(driverSocket(r), pool.destroy(r))));
+    const settled = plan.flatMap(({ pool, idle }) => idle.map((r) => closeConnection(driverSocket(r), () => pool.destroy(r))));
     return { closed: settled.length, settled };
   },
   sockets: (cm) => socketsOf(poolsOf(cm).flatMap(resources)),
