@@ -43,16 +43,23 @@ export function hookEsmEvaluatedCjs(basenames: readonly string[], onEvaluated: (
   const original = mod.register;
   if (typeof original !== 'function') return () => undefined;
   const url = `data:text/javascript,${encodeURIComponent(HOOK_SOURCE)}`;
-  const register: Register = function (this: unknown, ...args) {
-    const result = original.apply(this, args);
+  const ours = (): void => {
     try {
       original.call(mod, url, { data: { basenames: [...new Set(basenames)] } });
     } catch (err) {
       internalError('register the ESM CommonJS hook', err);
     }
+  };
+  const register: Register = function (this: unknown, ...args) {
+    const result = original.apply(this, args);
+    ours();
     return result;
   };
   mod.register = disguise(register, original);
+  // Loaded from such a hook's source ourselves (`--import jiti/register --import
+  // forksafe/register`), we were given the ESM loader's own `require`, which has no cache:
+  // that hook was registered before us, so ours goes in front of it now.
+  if ((require as { cache?: unknown }).cache === undefined) ours();
   (globalThis as { [kEvaluated]?: unknown })[kEvaluated] = onEvaluated;
   // `import { register } from 'node:module'` reads a copy of the builtin's exports.
   Module.syncBuiltinESMExports();
