@@ -1,5 +1,6 @@
 import Module = require('node:module');
 import { sep } from 'node:path';
+import { internalError } from './debug';
 import { hookEsmEvaluatedCjs } from './esm-cjs-hook';
 import { disguise } from './wrap';
 
@@ -74,14 +75,21 @@ export function hookFirstLoads(files: readonly string[], claim: Claim): () => vo
   const original = proto._compile;
   let active = true;
   const compile: Compile = function (this: NodeJS.Module, _content, filename) {
-    // eslint-disable-next-line prefer-rest-params
     const result = original.apply(this, arguments as unknown as Parameters<Compile>);
     if (!active || typeof filename !== 'string') return result;
     const wanted = index.get(filename.slice(filename.lastIndexOf(sep) + 1));
     if (wanted) seen(this, filename, wanted);
     return result;
   };
+  // An error of ours never reaches the application's require: the file stays as it loaded.
   const seen = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
+    try {
+      check(module, filename, wanted);
+    } catch (err) {
+      internalError(`load hook ${filename}`, err);
+    }
+  };
+  const check = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
     for (const w of wanted) {
       if (!filename.endsWith(w.suffix)) continue;
       const basedir = filename.slice(0, filename.length - w.suffix.length);
