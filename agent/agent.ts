@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOptions, configFromEnvironment, ConfigError, exitBadConfig, isChild, type Config, type ConfigureOptions } from './config';
 import { register } from './resources';
 import { debug } from './debug';
 import { distDir } from './dist-dir';
 import { checkInheritedAtStartup } from './doors';
-import { installPatches, integrationOf, uninstallPatches, type Patch } from './patching';
+import { packageJsonAt } from './packages';
+import { installPatches, integrationOf, patchBundledFile, uninstallPatches, type Patch } from './patching';
 import { databases, disconnectAll } from './registry';
 import { applySettings, settings } from './settings';
 import { kAgent, runningAgent } from './symbols';
@@ -23,14 +23,13 @@ export interface AgentApi {
   violations: typeof violations;
   onViolation: typeof onViolation;
   ForkSafetyError: typeof ForkSafetyError;
+  /** Called by the code forksafe/esbuild adds to each bundled driver file. */
+  patchBundled: typeof patchBundledFile;
 }
 
 function ownVersion(): string {
-  try {
-    return JSON.parse(readFileSync(join(distDir, '..', 'package.json'), 'utf8')).version;
-  } catch {
-    return 'unknown';
-  }
+  const version = packageJsonAt(join(distDir, '..'))?.version;
+  return typeof version === 'string' ? version : 'unknown';
 }
 
 let patches: readonly Patch[] = [];
@@ -77,6 +76,7 @@ const api: AgentApi = {
   violations,
   onViolation,
   ForkSafetyError,
+  patchBundled: patchBundledFile,
 };
 
 /**

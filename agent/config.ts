@@ -12,6 +12,8 @@ export interface Config {
   propagate: boolean;
   /** Integrations left unpatched (FORKSAFE_DISABLE), by the names the patches declare. */
   disable: readonly string[];
+  /** Packages and `host:port` targets whose client sockets may be handed over (FORKSAFE_ALLOW). */
+  allow: readonly string[];
 }
 
 /** The settings a program may change with `configure()`. */
@@ -39,7 +41,20 @@ function oneOf<T extends string>(name: string, value: string, accepted: readonly
   );
 }
 
-export const DEFAULTS: Readonly<Config> = { mode: 'log', onFork: 'disconnect', report: undefined, propagate: true, disable: [] };
+export const DEFAULTS: Readonly<Config> = { mode: 'log', onFork: 'disconnect', report: undefined, propagate: true, disable: [], allow: [] };
+
+const PACKAGE_NAME = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*$/i;
+const TARGET = /^(\[[0-9a-f:.]+\]|[\w.-]+):\d{1,5}$/i;
+
+/** FORKSAFE_ALLOW: npm package names and `host:port` targets, comma-separated. */
+function allowList(value: string): string[] {
+  const items = value.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const bad = items.filter((n) => !PACKAGE_NAME.test(n) && !TARGET.test(n));
+  if (bad.length > 0) {
+    throw new ConfigError(`FORKSAFE_ALLOW=${JSON.stringify(value)} has ${bad.map((n) => JSON.stringify(n)).join(', ')}, which is neither a package name nor host:port; accepted: a comma-separated list of npm package names (amqplib, @scope/name) and host:port targets (127.0.0.1:5672)`);
+  }
+  return [...new Set(items)];
+}
 
 /** A comma-separated list of names, each one of `accepted`. */
 function namesOf(name: string, value: string, accepted: readonly string[]): string[] {
@@ -76,6 +91,7 @@ export function readEnv(env: NodeJS.ProcessEnv, integrations: readonly string[] 
     onFork: read('FORKSAFE_ON_FORK', (v) => oneOf('FORKSAFE_ON_FORK', v, ON_FORK), DEFAULTS.onFork),
     report: read('FORKSAFE_REPORT', (v) => resolve(v), DEFAULTS.report),
     propagate: read('FORKSAFE_PROPAGATE', (v) => oneOf('FORKSAFE_PROPAGATE', v, PROPAGATE) === '1', DEFAULTS.propagate),
+    allow: read('FORKSAFE_ALLOW', allowList, DEFAULTS.allow),
     disable: read('FORKSAFE_DISABLE', (v) => (integrations ? namesOf('FORKSAFE_DISABLE', v, integrations) : v.split(',')), DEFAULTS.disable),
   };
 }

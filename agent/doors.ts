@@ -2,14 +2,16 @@ import { readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { internalError } from './debug';
 import { ANNOUNCE_CMD, takeParentManifest, type ManifestSocket } from './manifest';
-import { findSocket, type Found } from './registry';
-import { enabled } from './settings';
+import { clientSocketByFd, clientSocketOf } from './clients';
+import { packageNameOf } from './packages';
+import { ownerOf } from './registry';
+import { enabled, settings } from './settings';
 import { addressesOf, socketFd, socketIdentity } from './sockets';
-import { readStack } from './stacks';
+import { readStack, type StackHolder } from './stacks';
 import { raise, type Incident } from './raise';
 import { ForkSafetyError, type ViolationKind } from './violations';
 
-// The doors through which a database socket reaches a second process. Patches call these
+// The doors through which a client socket reaches a second process. Patches call these
 // from their wrappers; each returns normally when nothing is wrong, throws ForkSafetyError
 // in strict mode, and keeps any error of its own away from the application.
 
@@ -22,19 +24,60 @@ function door(where: string, fn: () => void): void {
   }
 }
 
+/** A client socket at a door, and whose it is. */
+export interface AtDoor {
+  socket: Socket;
+  /** The tracked driver that holds it, or the npm package whose file connected it. */
+  driver: string;
+  target: string;
+  openedAt: StackHolder | undefined;
+}
+
+/**
+ * What `candidate` (a socket, a TLS socket over it, its native handle, or a descriptor
+ * number) is, when it is a client socket of this process that may not leave it: a tracked
+ * driver's, or any other package's unless FORKSAFE_ALLOW names the package or the target.
+ */
+function atDoor(candidate: unknown): AtDoor | undefined {
+  const found = typeof candidate === 'number' ? clientSocketByFd(candidate) : candidate !== null && typeof candidate === 'object' ? clientSocketOf(candidate) : undefined;
+  if (!found) return undefined;
+  const owner = ownerOf(found.socket);
+  const o = owner?.entry.object();
+  const at: AtDoor = owner
+    ? {
+        socket: found.socket,
+        driver: owner.entry.adapter.driver,
+        target: o ? owner.entry.adapter.target(o) : '<unknown>',
+        openedAt: owner.socket.openedAt ?? owner.entry.openedAt,
+      }
+    : {
+        socket: found.socket,
+        driver: packageOf(found.client.openedAt),
+        target: found.client.target,
+        openedAt: found.client.openedAt,
+      };
+  const allow = settings().allow;
+  if (allow.length > 0 && (allow.includes(at.driver) || allow.includes(found.client.target) || allow.includes(addressesOf(found.socket).remote))) return undefined;
+  return at;
+}
+
+/** The package whose file called connect(): its package.json name. */
+function packageOf(openedAt: StackHolder): string {
+  const caller = readStack(openedAt).caller;
+  return (caller && packageNameOf(caller)) ?? '<unknown package>';
+}
+
 /** Which public call it was; a function when finding out costs a stack, paid only on a violation. */
 export type Api = string | (() => string);
 
-function incidentOf(kind: ViolationKind, api: Api, found: Found, what: string): Incident {
-  const { entry, socket } = found;
-  const o = entry.object();
-  const opened = readStack(socket.openedAt ?? entry.openedAt);
+function incidentOf(kind: ViolationKind, api: Api, at: AtDoor, what: string): Incident {
+  const opened = readStack(at.openedAt);
   return {
     kind,
     api: typeof api === 'function' ? api() : api,
-    driver: entry.adapter.driver,
-    target: o ? entry.adapter.target(o) : '<unknown>',
-    socket: addressesOf(socket.socket),
+    driver: at.driver,
+    target: at.target,
+    socket: addressesOf(at.socket),
     openedAt: opened.frames,
     openedSite: opened.site,
     what,
@@ -45,13 +88,13 @@ function incidentOf(kind: ViolationKind, api: Api, found: Found, what: string): 
  * `subprocess.send(msg, handle)`, `worker.send(...)`, `process.send(...)`. Returns the
  * tracked socket when it is let through (log mode), for the caller to announce.
  */
-export function checkSend(api: Api, handle: unknown, skip: Function): Found | undefined {
+export function checkSend(api: Api, handle: unknown, skip: Function): AtDoor | undefined {
   if (handle === null || typeof handle !== 'object' || !enabled()) return undefined;
-  let passed: Found | undefined;
+  let passed: AtDoor | undefined;
   door('checkSend', () => {
-    const found = findSocket(handle);
-    if (found) raise(incidentOf('handle-transfer', api, found, 'A connection\'s socket was handed to another process'), skip);
-    passed = found;
+    const at = atDoor(handle);
+    if (at) raise(incidentOf('handle-transfer', api, at, 'A connection\'s socket was handed to another process'), skip);
+    passed = at;
   });
   return passed;
 }
@@ -60,16 +103,15 @@ export function checkSend(api: Api, handle: unknown, skip: Function): Found | un
  * The `stdio` option of every spawn: a tracked socket, or its descriptor number. Returns
  * the tracked sockets let through (log mode), for the child's manifest.
  */
-export function checkStdio(api: Api, stdio: unknown, skip: Function): Found[] {
-  const passed: Found[] = [];
+export function checkStdio(api: Api, stdio: unknown, skip: Function): AtDoor[] {
+  const passed: AtDoor[] = [];
   if (!Array.isArray(stdio) || !enabled()) return passed;
   door('checkStdio', () => {
     for (const item of stdio) {
-      if (typeof item !== 'number' && (item === null || typeof item !== 'object')) continue;
-      const found = findSocket(item);
-      if (!found) continue;
-      raise(incidentOf('stdio-inherit', api, found, 'A connection\'s socket was put in the stdio of a child process'), skip);
-      passed.push(found);
+      const at = atDoor(item);
+      if (!at) continue;
+      raise(incidentOf('stdio-inherit', api, at, 'A connection\'s socket was put in the stdio of a child process'), skip);
+      passed.push(at);
     }
   });
   return passed;

@@ -75,29 +75,30 @@ export function hookFirstLoads(files: readonly string[], claim: Claim): () => vo
   const original = proto._compile;
   let active = true;
   const compile: Compile = function (this: NodeJS.Module, _content, filename) {
+    // eslint-disable-next-line prefer-rest-params
     const result = original.apply(this, arguments as unknown as Parameters<Compile>);
     if (!active || typeof filename !== 'string') return result;
     const wanted = index.get(filename.slice(filename.lastIndexOf(sep) + 1));
     if (wanted) seen(this, filename, wanted);
     return result;
   };
-  // An error of ours never reaches the application's require: the file stays as it loaded.
+  // Runs inside the application's require: nothing of ours may throw out of it.
   const seen = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
     try {
-      check(module, filename, wanted);
+      take(module, filename, wanted);
     } catch (err) {
-      internalError(`load hook ${filename}`, err);
+      internalError(`load hook for ${filename}`, err);
     }
   };
-  const check = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
+  const take = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
     for (const w of wanted) {
       if (!filename.endsWith(w.suffix)) continue;
       const basedir = filename.slice(0, filename.length - w.suffix.length);
       if (!canBePackageRoot(basedir)) continue;
-      const take = claim({ basedir, file: w.file });
-      if (!take) continue;
+      const patch = claim({ basedir, file: w.file });
+      if (!patch) continue;
       const exports = module.exports;
-      const next = take(exports);
+      const next = patch(exports);
       if (next !== exports) module.exports = next;
       return;
     }

@@ -1,4 +1,4 @@
-import type { Found } from './registry';
+import type { AtDoor } from './doors';
 import { addressesOf, socketFd, socketIdentity } from './sockets';
 import { readStack } from './stacks';
 
@@ -34,33 +34,32 @@ export interface Manifest {
 // worked out once (an fstat and two address look-ups).
 const entries = new WeakMap<object, ManifestSocket>();
 
-export function entryOf(found: Found): ManifestSocket | undefined {
-  const socket = found.socket.socket;
+export function entryOf(at: AtDoor): ManifestSocket | undefined {
+  const socket = at.socket;
   const known = entries.get(socket);
   if (known) return known;
   const fd = socketFd(socket);
   const id = fd === undefined ? undefined : socketIdentity(fd);
   if (id === undefined) return undefined; // not connected yet: asked again next time
-  const o = found.entry.object();
   const entry: ManifestSocket = {
     id,
-    driver: found.entry.adapter.driver,
-    target: o ? found.entry.adapter.target(o) : '<unknown>',
+    driver: at.driver,
+    target: at.target,
     ...addressesOf(socket),
-    openedAt: readStack(found.socket.openedAt ?? found.entry.openedAt).site,
+    openedAt: readStack(at.openedAt).site,
   };
   entries.set(socket, entry);
   return entry;
 }
 
 /** The manifest of the sockets a spawn lets through, for its environment; undefined when there is none. */
-export function manifestOf(passed: readonly Found[]): string | undefined {
+export function manifestOf(passed: readonly AtDoor[]): string | undefined {
   const sockets = passed.map(entryOf).filter((e): e is ManifestSocket => e !== undefined);
   return sockets.length ? JSON.stringify({ pid: process.pid, sockets } satisfies Manifest) : undefined;
 }
 
 /** The internal IPC message that tells a child about the socket sent right after it. */
-export function announcement(found: Found): { cmd: string; pid: number; socket: ManifestSocket } | undefined {
+export function announcement(found: AtDoor): { cmd: string; pid: number; socket: ManifestSocket } | undefined {
   const socket = entryOf(found);
   return socket && { cmd: ANNOUNCE_CMD, pid: process.pid, socket };
 }

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { join } from 'node:path';
 import { debug, internalError } from './debug';
 import { hookFirstLoads } from './load-hook';
+import { packageJsonAt } from './packages';
 import { satisfies } from './versions';
 
 /** A patch of one Node builtin (`child_process`, `cluster`) or of `process`. */
@@ -44,34 +43,6 @@ function idOf(p: ModulePatch): string {
   return `${p.package}/${p.file}`;
 }
 
-/** What a folder's package.json says it is; read once per folder and hook. */
-interface PackageId {
-  name: string;
-  version: string | undefined;
-}
-
-/**
- * The package in `basedir`, by its own package.json: an npm alias (`"pg-legacy":
- * "npm:pg@8.11.3"`), a vendored copy or pnpm's store is recognised by its `name`, not by
- * the folder it was installed in. `names` are the packages patched, JSON-quoted: a
- * package.json that holds none of them is not parsed (every package with a root `index.js`
- * is read for pg-pool's; parsing them all cost more than reading them).
- */
-function packageAt(basedir: string, names: readonly string[], cache: Map<string, PackageId | undefined>): PackageId | undefined {
-  if (!cache.has(basedir)) {
-    let id: PackageId | undefined;
-    try {
-      const text = readFileSync(join(basedir, 'package.json'), 'utf8');
-      const json = names.some((n) => text.includes(n)) ? JSON.parse(text) : undefined;
-      id = typeof json?.name === 'string' ? { name: json.name, version: typeof json.version === 'string' ? json.version : undefined } : undefined;
-    } catch {
-      id = undefined;
-    }
-    cache.set(basedir, id);
-  }
-  return cache.get(basedir);
-}
-
 interface Applied {
   patch: Patch;
   exports: any;
@@ -109,6 +80,21 @@ function apply(patch: Patch, exports: any, label: string): any {
   }
 }
 
+let modulePatches: readonly ModulePatch[] = [];
+
+/**
+ * Patches the exports of one file of a package that was not loaded from its own file: a
+ * copy an esbuild bundle inlined (forksafe/esbuild marks each such file with its package,
+ * path and version at build time). Returns what the bundle should use instead.
+ */
+export function patchBundledFile(name: string, file: string, version: string, exports: unknown): unknown {
+  let result = exports;
+  for (const p of modulePatches) {
+    if (p.package === name && p.file === file && satisfies(version, p.versions)) result = apply(p, result, `${name}/${file} ${version} (bundled)`);
+  }
+  return result;
+}
+
 /** Hooks the loading of the files the module patches name; returns the unhook. */
 function hookModules(modules: readonly ModulePatch[]): () => void {
   const byId = new Map<string, ModulePatch[]>();
@@ -116,16 +102,16 @@ function hookModules(modules: readonly ModulePatch[]): () => void {
   const rangesOf = (pkg: string) => modules.filter((p) => p.package === pkg).map((p) => p.versions);
   const outside = new Set<string>();
   const quotedNames = [...new Set(modules.map((p) => JSON.stringify(p.package)))];
-  const packages = new Map<string, PackageId | undefined>();
   // Files are matched where the drivers load them, so CJS and ESM apps are seen alike; the
   // package is what the package.json at `<basedir>` names, read only for files a patch names.
   return hookFirstLoads(
     modules.map((p) => p.file),
     ({ basedir, file }) => {
-      const id = packageAt(basedir, quotedNames, packages);
-      const candidates = id && byId.get(`${id.name}/${file}`);
-      if (!id || !candidates) return undefined;
-      const { name, version } = id;
+      const pkg = packageJsonAt(basedir, quotedNames);
+      const name = typeof pkg?.name === 'string' ? pkg.name : undefined;
+      const candidates = name !== undefined ? byId.get(`${name}/${file}`) : undefined;
+      if (name === undefined || !candidates) return undefined;
+      const version = typeof pkg!.version === 'string' ? pkg!.version : undefined;
       const fitting = candidates.filter((p) => version !== undefined && satisfies(version, p.versions));
       if (fitting.length === 0) {
         // A file patch for another layout of the same package is not news; a package
@@ -150,6 +136,7 @@ export function installPatches(patches: readonly Patch[]): void {
     apply(p, exports, p.builtin);
   }
   const modules = patches.filter((p): p is ModulePatch => !isBuiltin(p));
+  modulePatches = modules;
   if (modules.length > 0 && !unhook) unhook = hookModules(modules);
   // ESM named imports of builtins (`import { fork } from 'node:child_process'`, and the
   // `register` of node:module that the load hook wraps) read a copy.
@@ -159,6 +146,7 @@ export function installPatches(patches: readonly Patch[]): void {
 
 /** Undoes every patch, where our wrapper is still the one in place. */
 export function uninstallPatches(): void {
+  modulePatches = [];
   unhook?.();
   unhook = undefined;
   for (const { patch, exports, label } of active.reverse()) {

@@ -4,7 +4,7 @@ import { PARENT_ENV } from './config';
 import { guard } from './debug';
 import { distDir } from './dist-dir';
 import { manifestOf, MANIFEST_ENV } from './manifest';
-import type { Found } from './registry';
+import type { AtDoor } from './doors';
 import { settings } from './settings';
 
 // Children get the agent through NODE_OPTIONS, which every Node process reads whatever
@@ -64,7 +64,7 @@ export function withAbsolutePreload(flags: readonly string[]): readonly string[]
   return out ?? flags;
 }
 
-const VARIABLES = ['FORKSAFE_MODE', 'FORKSAFE_ON_FORK', 'FORKSAFE_PROPAGATE', 'FORKSAFE_REPORT', 'FORKSAFE_DISABLE'] as const;
+const VARIABLES = ['FORKSAFE_MODE', 'FORKSAFE_ON_FORK', 'FORKSAFE_PROPAGATE', 'FORKSAFE_REPORT', 'FORKSAFE_DISABLE', 'FORKSAFE_ALLOW'] as const;
 
 /**
  * What to set in a child's environment, given what the caller put there (`get`) and the
@@ -74,7 +74,7 @@ const VARIABLES = ['FORKSAFE_MODE', 'FORKSAFE_ON_FORK', 'FORKSAFE_PROPAGATE', 'F
  * or missing, gets the setting in force here. An explicitly empty NODE_OPTIONS keeps the
  * child free of every preload, the agent's included.
  */
-function childVariables(get: (name: string) => string | undefined, passed: readonly Found[]): Map<string, string | undefined> | undefined {
+function childVariables(get: (name: string) => string | undefined, passed: readonly AtDoor[]): Map<string, string | undefined> | undefined {
   const s = settings();
   if (!s.propagate || s.mode === 'off') return undefined;
   const explicit = (name: string): boolean => {
@@ -90,6 +90,7 @@ function childVariables(get: (name: string) => string | undefined, passed: reado
     FORKSAFE_PROPAGATE: '1',
     FORKSAFE_REPORT: s.report,
     FORKSAFE_DISABLE: s.disable.length > 0 ? s.disable.join(',') : undefined,
+    FORKSAFE_ALLOW: s.allow.length > 0 ? s.allow.join(',') : undefined,
   };
   for (const name of VARIABLES) if (!explicit(name)) vars.set(name, ours[name]);
   vars.set(PARENT_ENV, String(process.pid));
@@ -98,7 +99,7 @@ function childVariables(get: (name: string) => string | undefined, passed: reado
 }
 
 /** For ChildProcess.prototype.spawn, whose normalised options carry `envPairs` ('K=V' strings). */
-export function childEnvPairs(envPairs: string[], passed: readonly Found[]): string[] {
+export function childEnvPairs(envPairs: string[], passed: readonly AtDoor[]): string[] {
   const given = new Map<string, string>();
   for (const pair of envPairs) {
     const eq = pair.indexOf('=');
@@ -112,7 +113,7 @@ export function childEnvPairs(envPairs: string[], passed: readonly Found[]): str
 }
 
 /** For the *Sync functions, which take the caller's `env` object (or process.env). */
-export function childEnv(env: NodeJS.ProcessEnv, passed: readonly Found[]): NodeJS.ProcessEnv {
+export function childEnv(env: NodeJS.ProcessEnv, passed: readonly AtDoor[]): NodeJS.ProcessEnv {
   const vars = childVariables((name) => env[name], passed);
   if (!vars) return env;
   const out: NodeJS.ProcessEnv = {};

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import { guard } from './debug';
 import { captureStack, type StackHolder } from './stacks';
-import { sameSocket, socketFd } from './sockets';
+import { sameSocket } from './sockets';
 
 export type Kind = 'pool' | 'cluster' | 'connection';
 
@@ -153,17 +153,15 @@ export function disconnectAll(): DisconnectResult {
   return { pools, closed, kept, settled: Promise.all(settling).then(() => undefined) };
 }
 
-/** The tracked socket that `candidate` (a socket, TLS socket, native handle or fd) is, if any. */
-export function findSocket(candidate: unknown): Found | undefined {
-  if (candidate === null || candidate === undefined) return undefined;
-  const byFd = typeof candidate === 'number';
-  if (!byFd && typeof candidate !== 'object') return undefined;
+/**
+ * The tracked object that holds `socket`, and how: a scan of the registry, made only for
+ * a client socket that is at a door (so at most once per violation).
+ */
+export function ownerOf(socket: Socket): Found | undefined {
   for (const [entry, o] of live()) {
     const sockets = guard(`${entry.adapter.driver}.sockets`, () => entry.adapter.sockets(o), []);
-    for (const socket of sockets) {
-      if (byFd ? socketFd(socket.socket) === candidate : sameSocket(socket.socket, candidate)) {
-        return { entry, socket };
-      }
+    for (const tracked of sockets) {
+      if (sameSocket(tracked.socket, socket)) return { entry, socket: tracked };
     }
   }
   return undefined;

@@ -19,6 +19,8 @@ export interface ReadStack {
   frames: string;
   /** The user's place, `file:line:col`, or '<unknown>'. */
   site: string;
+  /** The first file outside Node and the agent: the code that made the call (a library, or the user's). */
+  caller: string | undefined;
 }
 
 // Deep enough to get past a library's own frames (jest-worker's are more than Node's
@@ -46,7 +48,7 @@ const read = new WeakMap<StackHolder, ReadStack>();
  * our holders; source maps Node knows of are applied to the site (findSourceMap).
  */
 export function readStack(holder: StackHolder | undefined): ReadStack {
-  if (holder === undefined) return { frames: '', site: '<unknown>' };
+  if (holder === undefined) return { frames: '', site: '<unknown>', caller: undefined };
   const known = read.get(holder);
   if (known) return known;
   let sites: NodeJS.CallSite[] | undefined;
@@ -61,8 +63,8 @@ export function readStack(holder: StackHolder | undefined): ReadStack {
     Error.prepareStackTrace = previous;
   }
   const result: ReadStack = sites
-    ? { frames: sites.map((s) => `    at ${s}`).join('\n'), site: userSite(sites) }
-    : { frames: typeof holder.stack === 'string' ? holder.stack : '', site: '<unknown>' };
+    ? { frames: sites.map((s) => `    at ${s}`).join('\n'), site: userSite(sites), caller: callerFile(sites) }
+    : { frames: typeof holder.stack === 'string' ? holder.stack : '', site: '<unknown>', caller: undefined };
   read.set(holder, result);
   return result;
 }
@@ -113,6 +115,14 @@ export function userSite(sites: readonly NodeJS.CallSite[]): string {
     library ??= location(site, file);
   }
   return library ?? '<unknown>';
+}
+
+function callerFile(sites: readonly NodeJS.CallSite[]): string | undefined {
+  for (const site of sites) {
+    const file = pathOf(site);
+    if (file !== undefined && !file.startsWith(ownDir)) return file;
+  }
+  return undefined;
 }
 
 /** `file:line:col` split back into its parts (for the CLI); undefined if it is not one. */

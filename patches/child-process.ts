@@ -4,7 +4,7 @@ import { asCall, currentCall } from '../agent/calls';
 import { guard } from '../agent/debug';
 import { checkSend, checkStdio } from '../agent/doors';
 import { announcement } from '../agent/manifest';
-import type { Found } from '../agent/registry';
+import type { AtDoor } from '../agent/doors';
 import { aroundFork } from '../agent/fork-policy';
 import type { BuiltinPatch } from '../agent/patching';
 import { childEnv, childEnvPairs, withAbsolutePreload } from '../agent/propagate';
@@ -31,6 +31,8 @@ interface SpawnOptions {
  * channel. A tracked socket let through (log mode) is announced to the child just before.
  */
 function watchSend(child: childProcess.ChildProcess): void {
+  // A child without an IPC channel has no send().
+  if (typeof child.send !== 'function') return;
   wrapMethod(child, 'send', (original) =>
     function send(this: childProcess.ChildProcess, _message: unknown, handle?: unknown) {
       const passed = handle != null ? checkSend(currentCall('ChildProcess.send'), handle, send) : undefined;
@@ -51,7 +53,7 @@ const ignore = (): void => undefined;
 const isNode = (file: unknown): boolean => file === process.execPath || basename(String(file)) === 'node';
 
 /** The options to spawn with: the child's environment and a node command line that find the agent from any cwd. */
-function childOptions(options: SpawnOptions, passed: readonly Found[]): SpawnOptions {
+function childOptions(options: SpawnOptions, passed: readonly AtDoor[]): SpawnOptions {
   let out = options;
   if (Array.isArray(options.envPairs)) {
     const envPairs = childEnvPairs(options.envPairs, passed);

@@ -13,7 +13,7 @@ export const clusterPatch: BuiltinPatch = {
   builtin: 'cluster',
   patch(cluster: Cluster & { Worker?: { prototype: Worker } }) {
     // Only a primary forks; in a worker, cluster.fork does not exist.
-    wrapMethod(cluster, 'fork', (original) =>
+    if (typeof cluster.fork === 'function') wrapMethod(cluster, 'fork', (original) =>
       function fork(this: unknown) {
         const command = (cluster.settings as { exec?: string } | undefined)?.exec ?? process.argv[1];
         return asCall('cluster.fork', () =>

@@ -88,7 +88,7 @@ test("a child's own explicit settings win over the parent's; a bad one is said o
     assert.equal(ownReport.reply.settings.mode, 'strict', 'what the child did not set comes from the parent');
     assert.equal(propagate.reply.settings.propagate, false);
     assert.equal(nodeOptions.reply.agent, false, "NODE_OPTIONS='' keeps the child free of preloads");
-    assert.deepEqual(inherited.reply.settings, { mode: 'strict', onFork: 'disconnect', report, propagate: true, disable: [] });
+    assert.deepEqual(inherited.reply.settings, { mode: 'strict', onFork: 'disconnect', report, propagate: true, disable: [], allow: [] });
     assert.equal(badMode.reply.settings.mode, 'log', 'a bad value of its own falls back to the default');
     assert.match(badMode.stderr, /^forksafe: FORKSAFE_MODE="strcit" is not valid; accepted values: log, strict, off; this child process uses the default instead$/m);
   } finally {

@@ -1,0 +1,25 @@
+import type * as net from 'node:net';
+import { noteConnect } from '../agent/clients';
+import { guard } from '../agent/debug';
+import type { BuiltinPatch } from '../agent/patching';
+import { enabled } from '../agent/settings';
+import { captureStack } from '../agent/stacks';
+import { unwrapMethod, wrapMethod } from '../agent/wrap';
+
+// Every client socket connects through net.Socket#connect (net.connect, tls.connect and
+// the drivers alike): noted there, at the cost of one stack capture per connect (formatted
+// only if the socket ever reaches a door), never per write.
+export const netPatch: BuiltinPatch = {
+  builtin: 'net',
+  patch(n: typeof net) {
+    wrapMethod(n.Socket.prototype, 'connect', (original) =>
+      function connect(this: net.Socket, ...args: unknown[]) {
+        if (enabled()) guard('net connect', () => noteConnect(this, args, captureStack(connect)), undefined);
+        return original.apply(this, args);
+      },
+    );
+  },
+  unpatch(n: typeof net) {
+    unwrapMethod(n.Socket.prototype, 'connect');
+  },
+};
