@@ -36,31 +36,34 @@ type Register = (specifier: string | URL, parentURL?: unknown, options?: unknown
 /**
  * From now on, every `module.register` call is followed by one of ours, so that our load
  * hook sits in front of the one just registered. Returns the function that undoes it (the
- * hooks already registered stay, and call nothing once `onEvaluated` is withdrawn).
+ * hooks already registered stay, and call nothing once `onEvaluated` is withdrawn). The
+ * caller runs `syncBuiltinESMExports()` after either, for `import { register } from
+ * 'node:module'`, which reads a copy of the builtin's exports.
  */
 export function hookEsmEvaluatedCjs(basenames: readonly string[], onEvaluated: (module: NodeJS.Module, filename: string) => void): () => void {
   const mod = Module as unknown as { register?: Register };
   const original = mod.register;
   if (typeof original !== 'function') return () => undefined;
-  const url = `data:text/javascript,${encodeURIComponent(HOOK_SOURCE)}`;
-  const register: Register = function (this: unknown, ...args) {
-    const result = original.apply(this, args);
+  const ours = (): void => {
     try {
-      original.call(mod, url, { data: { basenames: [...new Set(basenames)] } });
+      original.call(mod, `data:text/javascript,${encodeURIComponent(HOOK_SOURCE)}`, { data: { basenames: [...new Set(basenames)] } });
     } catch (err) {
       internalError('register the ESM CommonJS hook', err);
     }
+  };
+  const register: Register = function (this: unknown, ...args) {
+    const result = original.apply(this, args);
+    ours();
     return result;
   };
   mod.register = disguise(register, original);
+  // Loaded from such a hook's source ourselves (`--import jiti/register --import
+  // forksafe/register`), we were given the ESM loader's own `require`, which has no cache:
+  // that hook was registered before us, so ours goes in front of it now.
+  if ((require as { cache?: unknown }).cache === undefined) ours();
   (globalThis as { [kEvaluated]?: unknown })[kEvaluated] = onEvaluated;
-  // `import { register } from 'node:module'` reads a copy of the builtin's exports.
-  Module.syncBuiltinESMExports();
   return () => {
     if ((globalThis as { [kEvaluated]?: unknown })[kEvaluated] === onEvaluated) delete (globalThis as { [kEvaluated]?: unknown })[kEvaluated];
-    if (mod.register === register) {
-      mod.register = original;
-      Module.syncBuiltinESMExports();
-    }
+    if (mod.register === register) mod.register = original;
   };
 }

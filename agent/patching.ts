@@ -95,19 +95,8 @@ export function patchBundledFile(name: string, file: string, version: string, ex
   return result;
 }
 
-/** Applies every patch: builtins now, packages as the application requires them. */
-export function installPatches(patches: readonly Patch[]): void {
-  for (const p of patches) {
-    if (!isBuiltin(p)) continue;
-    const exports = p.builtin === 'process' ? process : require(`node:${p.builtin}`);
-    apply(p, exports, p.builtin);
-  }
-  // ESM named imports of builtins (`import { fork } from 'node:child_process'`) read a copy.
-  syncBuiltinESMExports();
-  for (const r of remembered) apply(r.patch, r.exports, r.label);
-  const modules = patches.filter((p): p is ModulePatch => !isBuiltin(p));
-  modulePatches = modules;
-  if (modules.length === 0 || unhook) return;
+/** Hooks the loading of the files the module patches name; returns the unhook. */
+function hookModules(modules: readonly ModulePatch[]): () => void {
   const byId = new Map<string, ModulePatch[]>();
   for (const p of modules) byId.set(idOf(p), [...(byId.get(idOf(p)) ?? []), p]);
   const rangesOf = (pkg: string) => modules.filter((p) => p.package === pkg).map((p) => p.versions);
@@ -115,7 +104,7 @@ export function installPatches(patches: readonly Patch[]): void {
   const quotedNames = [...new Set(modules.map((p) => JSON.stringify(p.package)))];
   // Files are matched where the drivers load them, so CJS and ESM apps are seen alike; the
   // package is what the package.json at `<basedir>` names, read only for files a patch names.
-  unhook = hookFirstLoads(
+  return hookFirstLoads(
     modules.map((p) => p.file),
     ({ basedir, file }) => {
       const pkg = packageJsonAt(basedir, quotedNames);
@@ -137,6 +126,22 @@ export function installPatches(patches: readonly Patch[]): void {
       return (exports) => fitting.reduce((result, p) => apply(p, result, `${name}/${file} ${version}`), exports);
     },
   );
+}
+
+/** Applies every patch: builtins now, packages as the application requires them. */
+export function installPatches(patches: readonly Patch[]): void {
+  for (const p of patches) {
+    if (!isBuiltin(p)) continue;
+    const exports = p.builtin === 'process' ? process : require(`node:${p.builtin}`);
+    apply(p, exports, p.builtin);
+  }
+  const modules = patches.filter((p): p is ModulePatch => !isBuiltin(p));
+  modulePatches = modules;
+  if (modules.length > 0 && !unhook) unhook = hookModules(modules);
+  // ESM named imports of builtins (`import { fork } from 'node:child_process'`, and the
+  // `register` of node:module that the load hook wraps) read a copy.
+  syncBuiltinESMExports();
+  for (const r of remembered) apply(r.patch, r.exports, r.label);
 }
 
 /** Undoes every patch, where our wrapper is still the one in place. */

@@ -58,6 +58,8 @@ async function check(c: Case): Promise<void> {
 
 const bin = (pkg: string, file: string) => join(MODULES, pkg, file);
 const preload = ['-r', REGISTER];
+/** The agent as an ES module preload: it runs after the --import before it, unlike -r. */
+const importAgent = ['--import', REGISTER];
 /** The agent through NODE_OPTIONS, as `forksafe run -- tsx app.ts` gives it to a CLI. */
 const viaNodeOptions = { NODE_OPTIONS: `-r ${REGISTER}` };
 
@@ -77,15 +79,17 @@ for (const [name, hook] of requireLoaders) {
   });
 }
 
-test('tsx: `tsx app.ts`, `node --import tsx` either side of the preload, CommonJS and ESM apps', async () => {
+test('tsx: `tsx app.ts`, `node --import tsx` either side of the preload (-r or --import), CommonJS and ESM apps', async () => {
   for (const script of ['app.ts', 'app.mts']) {
     await check({ name: `tsx ${script}`, nodeArgs: [bin('tsx', 'dist/cli.mjs')], script, env: viaNodeOptions });
     await check({ name: `--import tsx -r agent ${script}`, nodeArgs: ['--import', 'tsx', ...preload], script });
     await check({ name: `-r agent --import tsx ${script}`, nodeArgs: [...preload, '--import', 'tsx'], script });
+    await check({ name: `--import tsx --import agent ${script}`, nodeArgs: ['--import', 'tsx', ...importAgent], script });
+    await check({ name: `--import agent --import tsx ${script}`, nodeArgs: [...importAgent, '--import', 'tsx'], script });
   }
 });
 
-test('jiti: the `jiti app.ts` CLI, and --import jiti/register (its ESM hooks hand Node the CommonJS source) either side of the preload', async () => {
+test('jiti: the `jiti app.ts` CLI, and --import jiti/register (its ESM hooks hand Node the CommonJS source) either side of the preload (-r or --import)', async () => {
   // jiti 2 has no CommonJS `jiti/register`: its package.json exports it for `import` only.
   const exported = JSON.parse(readFileSync(join(MODULES, 'jiti', 'package.json'), 'utf8')).exports['./register'];
   assert.equal(exported.require, undefined);
@@ -93,6 +97,9 @@ test('jiti: the `jiti app.ts` CLI, and --import jiti/register (its ESM hooks han
   for (const script of ['app.ts', 'app.mts']) {
     await check({ name: `-r agent --import jiti/register ${script}`, nodeArgs: [...preload, '--import', 'jiti/register'], script });
     await check({ name: `--import jiti/register -r agent ${script}`, nodeArgs: ['--import', 'jiti/register', ...preload], script });
+    // The agent itself then comes through jiti's hook: its hook must go in front of one registered before it.
+    await check({ name: `--import jiti/register --import agent ${script}`, nodeArgs: ['--import', 'jiti/register', ...importAgent], script });
+    await check({ name: `--import agent --import jiti/register ${script}`, nodeArgs: [...importAgent, '--import', 'jiti/register'], script });
   }
 });
 
