@@ -5,9 +5,9 @@ import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';
 import { formatTarget, targetFromUrl, type TargetParts } from '../agent/target';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
-import { closeConnection } from './close-connection';
-import { driverSocket, driverTarget, socketsOf } from './driver-sockets';
-import { SUPPORTED } from './supported';
+import { closeConnection } from './shared/close-connection';
+import { driverSocket, driverTarget, socketsOf } from './shared/driver-sockets';
+import { SUPPORTED } from './shared/supported';
 
 // Knex. Its pool is a tarn.js Pool in `client.pool`, created by Client#initializePool
 // (https://github.com/knex/knex/blob/master/lib/client.js), holding the drivers' own

@@ -3,12 +3,13 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { guard } from '../agent/debug';
 import type { ModulePatch } from '../agent/patching';
-import { track, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
+import { track, type Adapter, type Closing, type Counts } from '../agent/registry';
 import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';
 import { formatTarget, targetFromUrl, type TargetParts } from '../agent/target';
 import { wrapMethod } from '../agent/wrap';
-import { whenClosed } from './driver-connections';
+import { closeConnection } from './shared/close-connection';
+import { socketsOf } from './shared/driver-sockets';
 
 // mariadb (MariaDB Connector/Node.js) 3.x. What an app holds is a wrapper around a private
 // `#pool` / `#conn` / `#cluster`; the inner Pool keeps its idle connections in a private
@@ -127,9 +128,7 @@ function connectionsOf(state: PoolState): RawConnection[] {
   return [...all].filter(alive);
 }
 
-function socketsOf(conns: RawConnection[]): TrackedSocket[] {
-  return conns.map((c) => c.socket).filter((s): s is Socket => s != null).map((socket) => ({ socket }));
-}
+const socketOf = (c: RawConnection): unknown => c.socket;
 
 function poolCounts(pool: OuterPool): Counts {
   return { total: pool.totalConnections(), idle: pool.idleConnections(), active: pool.activeConnections() };
@@ -144,8 +143,7 @@ function closeIdle(state: PoolState): Closing {
   if (!idle.every((c) => isRawConnection(c) && typeof c.forceEnd === 'function')) throw new TypeError('mariadb internals changed: expected idle connections with forceEnd()');
   for (let i = 0; i < idle.length; i++) queue.shift();
   const settled = idle.map((conn) => {
-    const ended = new Promise<void>((resolve) => conn.forceEnd!(...state.layout.endArgs(resolve)));
-    return whenClosed(conn.socket ?? undefined, ended);
+    return closeConnection(conn.socket ?? undefined, () => new Promise<void>((resolve) => conn.forceEnd!(...state.layout.endArgs(resolve))));
   });
   return { closed: idle.length, settled };
 }
@@ -173,7 +171,7 @@ const poolAdapter: Adapter<OuterPool> = {
   target: (pool) => poolTarget(states.get(pool)!),
   counts: poolCounts,
   disconnectIdle: (pool) => closeIdle(states.get(pool)!),
-  sockets: (pool) => socketsOf(connectionsOf(states.get(pool)!)),
+  sockets: (pool) => socketsOf(connectionsOf(states.get(pool)!), socketOf),
   ended: (pool) => pool.closed === true,
 };
 
@@ -191,7 +189,7 @@ const clusterAdapter: Adapter<object> = {
     const all = livePools(cluster).map(closeIdle);
     return { closed: all.reduce((n, c) => n + c.closed, 0), settled: all.flatMap((c) => c.settled) };
   },
-  sockets: (cluster) => livePools(cluster).flatMap((s) => socketsOf(connectionsOf(s))),
+  sockets: (cluster) => livePools(cluster).flatMap((s) => socketsOf(connectionsOf(s), socketOf)),
   // end() ends every node; a cluster whose nodes were all removed is ended too.
   ended: (cluster) => (clusterPools.get(cluster)?.length ?? 0) > 0 && livePools(cluster).length === 0,
 };

@@ -1,13 +1,14 @@
 import type { Socket } from 'node:net';
 import { guard } from '../agent/debug';
 import type { ModulePatch } from '../agent/patching';
-import { track, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
+import { track, type Adapter, type Closing, type Counts } from '../agent/registry';
 import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';
 import { formatTarget, type TargetParts } from '../agent/target';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
-import { whenClosed } from './driver-connections';
-import { SUPPORTED } from './supported';
+import { closeConnection } from './shared/close-connection';
+import { socketsOf, sumCounts } from './shared/driver-sockets';
+import { SUPPORTED } from './shared/supported';
 
 // mysql (mysqljs/mysql) 2.18. index.js's createPool / createConnection / createPoolCluster
 // are where everything is born, for CJS and ESM apps alike (the package is CommonJS).
@@ -41,9 +42,7 @@ interface MyCluster {
 
 const targetOf = (config: TargetParts): string => formatTarget({ user: config.user, host: config.host, port: config.port, database: config.database, socketPath: config.socketPath });
 
-function socketsOf(conns: MyConnection[]): TrackedSocket[] {
-  return conns.map((c) => c._socket).filter((s): s is Socket => s !== undefined && !s.destroyed).map((socket) => ({ socket }));
-}
+const socketOf = (c: MyConnection): unknown => c._socket;
 
 function poolCounts(pool: MyPool): Counts {
   const total = pool._allConnections.length;
@@ -59,8 +58,7 @@ function poolDisconnect(pool: MyPool): Closing {
   if (!idle.every((c) => typeof c?._protocol === 'object')) throw new TypeError('mysql internals changed: expected free connections with a _protocol');
   const settled = idle.map((conn) => {
     const socket = conn._socket;
-    const purged = new Promise<void>((resolve) => pool._purgeConnection(conn, () => resolve()));
-    return whenClosed(socket, purged);
+    return closeConnection(socket, () => new Promise<void>((resolve) => pool._purgeConnection(conn, () => resolve())));
   });
   return { closed: idle.length, settled };
 }
@@ -71,7 +69,7 @@ const poolAdapter: Adapter<MyPool> = {
   target: (pool) => targetOf(pool.config.connectionConfig),
   counts: poolCounts,
   disconnectIdle: poolDisconnect,
-  sockets: (pool) => socketsOf(pool._allConnections),
+  sockets: (pool) => socketsOf(pool._allConnections, socketOf),
   ended: (pool) => pool._closed,
 };
 
@@ -81,15 +79,12 @@ const clusterAdapter: Adapter<MyCluster> = {
   driver: 'mysql',
   kind: 'cluster',
   target: (cluster) => [...new Set(pools(cluster).map((p) => targetOf(p.config.connectionConfig)))].join(',') || '(no nodes)',
-  counts: (cluster) =>
-    pools(cluster)
-      .map(poolCounts)
-      .reduce((a, b) => ({ total: a.total + b.total, idle: a.idle + b.idle, active: a.active + b.active }), { total: 0, idle: 0, active: 0 }),
+  counts: (cluster) => sumCounts(pools(cluster).map(poolCounts)),
   disconnectIdle: (cluster) => {
     const all = cluster._closed ? [] : pools(cluster).map(poolDisconnect);
     return { closed: all.reduce((n, c) => n + c.closed, 0), settled: all.flatMap((c) => c.settled) };
   },
-  sockets: (cluster) => pools(cluster).flatMap((p) => socketsOf(p._allConnections)),
+  sockets: (cluster) => pools(cluster).flatMap((p) => socketsOf(p._allConnections, socketOf)),
   ended: (cluster) => cluster._closed,
 };
 
@@ -102,7 +97,7 @@ const connectionAdapter: Adapter<MyConnection> = {
     const busy = conn._protocol._queue.length > 0;
     return { total: 1, idle: busy ? 0 : 1, active: busy ? 1 : 0 };
   },
-  sockets: (conn) => socketsOf([conn]),
+  sockets: (conn) => socketsOf([conn], socketOf),
   ended: (conn) => conn._protocol._quitSequence != null || conn._protocol._fatalError != null || conn._protocol._destroyed === true,
 };
 

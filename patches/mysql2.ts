@@ -5,9 +5,9 @@ import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';
 import { formatTarget } from '../agent/target';
 import { disguise, unwrapMethod, wrapMethod } from '../agent/wrap';
-import { closeConnection } from './close-connection';
-import { driverSocket, socketsOf, sumCounts } from './driver-sockets';
-import { LAYOUTS } from './supported';
+import { closeConnection } from './shared/close-connection';
+import { driverSocket, socketsOf, sumCounts } from './shared/driver-sockets';
+import { LAYOUTS } from './shared/supported';
 
 // mysql2. A pool keeps queues `_allConnections` and `_freeConnections` (`length`,
 // `toArray()`: denque up to 3.23.2, lib/ring_queue.js since 3.23.3) and `_closed`; a

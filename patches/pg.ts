@@ -6,9 +6,9 @@ import { captureStack, type StackHolder } from '../agent/stacks';
 import { kOpenedAt } from '../agent/symbols';
 import { formatTarget, targetFromUrl, type TargetParts } from '../agent/target';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
-import { closeConnection } from './close-connection';
-import { driverSocket } from './driver-sockets';
-import { LAYOUTS, SUPPORTED } from './supported';
+import { closeConnection } from './shared/close-connection';
+import { driverSocket } from './shared/driver-sockets';
+import { LAYOUTS, SUPPORTED } from './shared/supported';
 
 // node-postgres. pg-pool keeps every client in `_clients` and the idle ones in `_idle`
 // (items `{ client, idleListener, timeoutId }`); `_remove(client)` drops one and ends it

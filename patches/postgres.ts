@@ -8,7 +8,8 @@ import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';
 import { rawSocket } from '../agent/sockets';
 import { formatTarget } from '../agent/target';
-import { SUPPORTED } from './supported';
+import { closeConnection } from './shared/close-connection';
+import { SUPPORTED } from './shared/supported';
 
 // postgres.js (npm `postgres`). An instance `postgres(url | options)` is a closure: its
 // pool state lives in variables no caller can reach
@@ -175,14 +176,12 @@ function target(group: Group): string {
   return o.host.map((host, i) => formatTarget({ user: o.user, host, port: o.port[i] ?? o.port[0], database: o.database })).join(',');
 }
 
-const noop = (): void => undefined;
-
 function disconnectIdle(group: Group): Closing {
   if (group.ended) return { closed: 0, settled: [] };
   const idle = group.connections.filter((c) => c.queue === group.queues.open);
   // end() moves the connection out of `open` at once, writes Terminate and settles on the
   // socket's close; the driver files it under `closed` and reconnects it on demand.
-  return { closed: idle.length, settled: idle.map((c) => Promise.resolve(c.end()).then(noop, noop)) };
+  return { closed: idle.length, settled: idle.map((c) => closeConnection(socketOf.get(c)?.socket, () => c.end())) };
 }
 
 function sockets(group: Group): TrackedSocket[] {

@@ -6,7 +6,7 @@ import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';
 import { formatTarget, targetFromUrl } from '../agent/target';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
-import { SUPPORTED } from './supported';
+import { SUPPORTED } from './shared/supported';
 
 // Redis clients: ioredis (which BullMQ uses) and node-redis (`redis`, i.e. @redis/client).
 // A Redis socket in two processes is the same bug as a database socket in two processes,

@@ -5,9 +5,9 @@ import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';
 import { formatTarget } from '../agent/target';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
-import { closeConnection } from './close-connection';
-import { driverSocket, driverTarget, socketsOf, sumCounts } from './driver-sockets';
-import { SUPPORTED } from './supported';
+import { closeConnection } from './shared/close-connection';
+import { driverSocket, driverTarget, socketsOf, sumCounts } from './shared/driver-sockets';
+import { SUPPORTED } from './shared/supported';
 
 // Sequelize 6. Every dialect's ConnectionManager extends the abstract one, whose
 // initPools() puts a sequelize-pool Pool in `this.pool` (with replication: `pool.read` and

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { mysqlUser, readReport, runFixture, stepFixture, tempDir, waitFor } from './helpers';
 import { satisfies } from '../agent/versions';
 import { mariadbPatches } from '../patches/mariadb';
-import { SUPPORTED } from '../patches/supported';
+import { SUPPORTED } from '../patches/shared/supported';
 import { abortedFor, sessionIds } from './mysql-server';
 
 const APPS = ['mariadb-3.0', 'mariadb-latest'].map((name) => ({ name, dir: join(__dirname, 'apps', name) }));

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { mysqlUser, readReport, runFixture, stepFixture, tempDir, waitFor } from './helpers';
 import { satisfies } from '../agent/versions';
 import { mysqlPatch } from '../patches/mysql';
-import { SUPPORTED } from '../patches/supported';
+import { SUPPORTED } from '../patches/shared/supported';
 import { abortedFor, sessionIds } from './mysql-server';
 
 const APP = join(__dirname, 'apps', 'mysql-2.18');

@@ -1,4 +1,4 @@
-// Each patched library declares its versions as data (patches/supported.ts); the tests read
+// Each patched library declares its versions as data (patches/shared/supported.ts); the tests read
 // the same data. pg, pg-pool and mysql2: the fixture apps the version tests run
 // (test/version-apps.ts, test/versions*.test.ts) are inside the ranges and cover each one:
 // its lower bound, the first version of every layout, both sides of every other upstream
@@ -15,7 +15,7 @@ import { patches } from '../patches';
 import { knexPatch } from '../patches/knex';
 import { ioredisPatch, nodeRedisPatch } from '../patches/redis';
 import { sequelizePatch } from '../patches/sequelize';
-import { HARMLESS_CHANGES, LAYOUTS, SUPPORTED } from '../patches/supported';
+import { HARMLESS_CHANGES, LAYOUTS, SUPPORTED } from '../patches/shared/supported';
 import { REGISTER, ROOT, runFixture } from './helpers';
 import { versionApps } from './version-apps';
 

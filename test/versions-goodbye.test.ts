@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import mysql from 'mysql2/promise';
 import { satisfies } from '../agent/versions';
-import { SUPPORTED } from '../patches/supported';
+import { SUPPORTED } from '../patches/shared/supported';
 import { MYSQL, PG, mysqlUser, pgKill, pgSessions, stepFixture, uniqueName, waitFor } from './helpers';
 import { versionApps, type VersionApp } from './version-apps';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { satisfies } from '../agent/versions';
-import { SUPPORTED } from '../patches/supported';
+import { SUPPORTED } from '../patches/shared/supported';
 import { mysqlUser, pgKill, pgSessions, runFixture, stepFixture, uniqueName, waitFor } from './helpers';
 import { versionApps, type VersionApp } from './version-apps';
 

@@ -1,10 +1,10 @@
 import { Socket } from 'node:net';
-import type { Counts, TrackedSocket } from '../agent/registry';
-import { formatTarget, type TargetParts } from '../agent/target';
+import type { Counts, TrackedSocket } from '../../agent/registry';
+import { formatTarget, type TargetParts } from '../../agent/target';
 
 // Where the drivers keep a connection's socket and its settings, for every patch that holds
-// their connections: the drivers' own pools (pg.ts, mysql2.ts) and the ORMs that pool the
-// drivers' connections themselves (knex.ts, sequelize.ts).
+// their connections: the drivers' own pools (pg.ts, mysql2.ts, mysql.ts, mariadb.ts) and the
+// ORMs that pool the drivers' connections themselves (knex.ts, sequelize.ts).
 
 interface DriverConnection {
   /** pg Client: its socket is `connection.stream` (pg/lib/connection.js, every 8.x). */
@@ -36,12 +36,15 @@ export function driverTarget(conn: unknown): string | undefined {
   return formatTarget(p);
 }
 
-/** The sockets of these connections, skipping those that have none. */
-export function socketsOf(connections: unknown[]): TrackedSocket[] {
+/**
+ * The open sockets of these connections, skipping those that have none; `socketOf` says
+ * where a driver keeps it (pg's and mysql2's place by default).
+ */
+export function socketsOf<C>(connections: Iterable<C>, socketOf: (c: C) => unknown = driverSocket): TrackedSocket[] {
   const out: TrackedSocket[] = [];
   for (const c of connections) {
-    const socket = driverSocket(c);
-    if (socket) out.push({ socket });
+    const socket = c === null || c === undefined ? undefined : socketOf(c);
+    if (socket instanceof Socket && !socket.destroyed) out.push({ socket });
   }
   return out;
 }
