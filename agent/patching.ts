@@ -3,6 +3,7 @@ import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { debug, internalError } from './debug';
 import { hookFirstLoads } from './load-hook';
+import { packageFileOf, type PackageFile } from './package-file';
 import { satisfies } from './versions';
 
 /** A patch of one Node builtin (`child_process`, `cluster`) or of `process`. */
@@ -72,7 +73,9 @@ const remembered: Applied[] = [];
 let unhook: (() => void) | undefined;
 const patchedNow = new WeakMap<object, Set<Patch>>();
 
-function apply(patch: Patch, exports: any, label: string): any {
+// `keep`: false for a sandbox's copy of a module (see applyFilePatches): remembering it
+// would hold the sandbox's whole module graph for the life of the process.
+function apply(patch: Patch, exports: any, label: string, keep = true): any {
   if (exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) return exports;
   const done = patchedNow.get(exports) ?? new Set<Patch>();
   if (done.has(patch)) return exports;
@@ -85,8 +88,8 @@ function apply(patch: Patch, exports: any, label: string): any {
       patchedNow.set(o, set);
     }
     const record = { patch, exports: result, label };
-    active.push(record);
-    if (!isBuiltin(patch) && !remembered.some((r) => r.patch === patch && r.exports === result)) remembered.push(record);
+    if (keep) active.push(record);
+    if (keep && !isBuiltin(patch) && !remembered.some((r) => r.patch === patch && r.exports === result)) remembered.push(record);
     debug('patched %s', label);
     return result;
   } catch (err) {
@@ -113,7 +116,7 @@ export function installPatches(patches: readonly Patch[]): void {
   const rangesOf = (pkg: string) => modules.filter((p) => p.package === pkg).map((p) => p.versions);
   const outside = new Set<string>();
   // Files are matched where the drivers load them, so CJS and ESM apps are seen alike.
-  unhook = hookFirstLoads((exports, where) => {
+  const onFile = (exports: unknown, where: PackageFile, keep = true): unknown => {
     const candidates = byId.get(`${where.name}/${where.file}`);
     if (!candidates) return exports;
     const version = versionAt(where.basedir);
@@ -129,16 +132,19 @@ export function installPatches(patches: readonly Patch[]): void {
         }
         continue;
       }
-      result = apply(p, result, `${p.package}/${p.file} ${version}`);
+      result = apply(p, result, `${p.package}/${p.file} ${version}`, keep);
     }
     return result;
-  });
+  };
+  unhook = hookFirstLoads((exports, where) => onFile(exports, where));
+  patchSandboxFile = (exports, where) => onFile(exports, where, false);
 }
 
 /** Undoes every patch, where our wrapper is still the one in place. */
 export function uninstallPatches(): void {
   unhook?.();
   unhook = undefined;
+  patchSandboxFile = undefined;
   for (const { patch, exports, label } of active.reverse()) {
     try {
       patch.unpatch(exports);
@@ -150,4 +156,20 @@ export function uninstallPatches(): void {
   }
   active = [];
   syncBuiltinESMExports();
+}
+
+// --- Files loaded by another module system --------------------------------------------
+// Jest's runtime compiles and runs every module of a test file itself, in a registry of
+// its own per test file, so the load hook never sees them. patches/jest-runtime.ts hands
+// each such file here as it finishes loading; the same patches apply, with the same
+// version checks. Each sandbox copy is patched once (by its exports object) and not
+// remembered: switching the agent off leaves it patched, and the patches check enabled().
+
+let patchSandboxFile: ((exports: unknown, where: PackageFile) => unknown) | undefined;
+
+/** The exports to hand out for `filename`, loaded outside Node's loader: patched when a patch names the file. */
+export function applyFilePatches(filename: string, exports: unknown): unknown {
+  if (!patchSandboxFile) return exports;
+  const where = packageFileOf(filename);
+  return where ? patchSandboxFile(exports, where) : exports;
 }

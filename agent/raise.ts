@@ -1,8 +1,8 @@
-import { debug, reasonOf, sayOnce } from './debug';
+import { debug, guard, reasonOf, sayOnce } from './debug';
 import { writeRecord } from './report';
 import { settings } from './settings';
 import { captureStack, readStack } from './stacks';
-import { codeOf, ForkSafetyError, publish, remember, type Violation, type ViolationKind } from './violations';
+import { codeOf, ForkSafetyError, publish, remember, type TestRef, type Violation, type ViolationKind } from './violations';
 
 /** What a door saw: which socket, whose, and through which call. */
 export interface Incident {
@@ -35,6 +35,14 @@ const ADVICE =
 
 const warned = new Set<string>();
 
+// Set by a test runner's patch (patches/jest-runtime.ts): the core knows no runner.
+let testNow: (() => TestRef | undefined) | undefined;
+
+/** Names the test running at the moment of a violation; the last caller wins. */
+export function setTestSource(source: () => TestRef | undefined): void {
+  testNow = source;
+}
+
 /**
  * Records a violation everywhere the contract says (violations(), the report, listeners,
  * the diagnostics channel), warns once per call site in log mode, and throws
@@ -66,6 +74,8 @@ export function raise(incident: Incident, skip: Function): void {
     pid: process.pid,
     time: new Date().toISOString(),
   };
+  const test = testNow && guard('test name', testNow, undefined);
+  if (test) violation.test = test;
   remember(violation);
   debug('violation %s at %s', violation.kind, site);
   // The report adds its own pid and time to every line.
