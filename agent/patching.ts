@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { debug, internalError } from './debug';
-import { hookFirstLoads } from './load-hook';
-import { packageFileOf, type PackageFile } from './package-file';
+import { hookFirstLoads, type Claim } from './load-hook';
 import { satisfies } from './versions';
 
 /** A patch of one Node builtin (`child_process`, `cluster`) or of `process`. */
@@ -45,19 +44,32 @@ function idOf(p: ModulePatch): string {
   return `${p.package}/${p.file}`;
 }
 
-const versionCache = new Map<string, string | undefined>();
+/** What a folder's package.json says it is; read once per folder and hook. */
+interface PackageId {
+  name: string;
+  version: string | undefined;
+}
 
-function versionAt(basedir: string): string | undefined {
-  if (!versionCache.has(basedir)) {
-    let version: string | undefined;
+/**
+ * The package in `basedir`, by its own package.json: an npm alias (`"pg-legacy":
+ * "npm:pg@8.11.3"`), a vendored copy or pnpm's store is recognised by its `name`, not by
+ * the folder it was installed in. `names` are the packages patched, JSON-quoted: a
+ * package.json that holds none of them is not parsed (every package with a root `index.js`
+ * is read for pg-pool's; parsing them all cost more than reading them).
+ */
+function packageAt(basedir: string, names: readonly string[], cache: Map<string, PackageId | undefined>): PackageId | undefined {
+  if (!cache.has(basedir)) {
+    let id: PackageId | undefined;
     try {
-      version = JSON.parse(readFileSync(join(basedir, 'package.json'), 'utf8')).version;
+      const text = readFileSync(join(basedir, 'package.json'), 'utf8');
+      const json = names.some((n) => text.includes(n)) ? JSON.parse(text) : undefined;
+      id = typeof json?.name === 'string' ? { name: json.name, version: typeof json.version === 'string' ? json.version : undefined } : undefined;
     } catch {
-      version = undefined;
+      id = undefined;
     }
-    versionCache.set(basedir, version);
+    cache.set(basedir, id);
   }
-  return versionCache.get(basedir);
+  return cache.get(basedir);
 }
 
 interface Applied {
@@ -99,6 +111,21 @@ function apply(patch: Patch, exports: any, label: string, keep = true): any {
   }
 }
 
+let modulePatches: readonly ModulePatch[] = [];
+
+/**
+ * Patches the exports of one file of a package that was not loaded from its own file: a
+ * copy an esbuild bundle inlined (forksafe/esbuild marks each such file with its package,
+ * path and version at build time). Returns what the bundle should use instead.
+ */
+export function patchBundledFile(name: string, file: string, version: string, exports: unknown): unknown {
+  let result = exports;
+  for (const p of modulePatches) {
+    if (p.package === name && p.file === file && satisfies(version, p.versions)) result = apply(p, result, `${name}/${file} ${version} (bundled)`);
+  }
+  return result;
+}
+
 /** Applies every patch: builtins now, packages as the application requires them. */
 export function installPatches(patches: readonly Patch[]): void {
   for (const p of patches) {
@@ -110,41 +137,48 @@ export function installPatches(patches: readonly Patch[]): void {
   syncBuiltinESMExports();
   for (const r of remembered) apply(r.patch, r.exports, r.label);
   const modules = patches.filter((p): p is ModulePatch => !isBuiltin(p));
+  modulePatches = modules;
   if (modules.length === 0 || unhook) return;
   const byId = new Map<string, ModulePatch[]>();
   for (const p of modules) byId.set(idOf(p), [...(byId.get(idOf(p)) ?? []), p]);
   const rangesOf = (pkg: string) => modules.filter((p) => p.package === pkg).map((p) => p.versions);
   const outside = new Set<string>();
-  // Files are matched where the drivers load them, so CJS and ESM apps are seen alike.
-  const onFile = (exports: unknown, where: PackageFile, keep = true): unknown => {
-    const candidates = byId.get(`${where.name}/${where.file}`);
-    if (!candidates) return exports;
-    const version = versionAt(where.basedir);
-    let result = exports;
-    for (const p of candidates) {
-      if (version === undefined || !satisfies(version, p.versions)) {
-        // A file patch for another layout of the same package is not news; a package
-        // outside every declared range is, once.
-        const ranges = rangesOf(p.package);
-        if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(where.basedir)) {
-          outside.add(where.basedir);
-          debug('%s %s at %s is outside the supported versions (%s): left alone', p.package, version ?? '(no version)', where.basedir, ranges.join(' or '));
-        }
-        continue;
+  const quotedNames = [...new Set(modules.map((p) => JSON.stringify(p.package)))];
+  const packages = new Map<string, PackageId | undefined>();
+  // Files are matched where the drivers load them, so CJS and ESM apps are seen alike; the
+  // package is what the package.json at `<basedir>` names, read only for files a patch names.
+  const claimFor = (keep: boolean): Claim => ({ basedir, file }) => {
+    const id = packageAt(basedir, quotedNames, packages);
+    const candidates = id && byId.get(`${id.name}/${file}`);
+    if (!id || !candidates) return undefined;
+    const { name, version } = id;
+    const fitting = candidates.filter((p) => version !== undefined && satisfies(version, p.versions));
+    if (fitting.length === 0) {
+      // A file patch for another layout of the same package is not news; a package
+      // outside every declared range is, once.
+      const ranges = rangesOf(name);
+      if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(basedir)) {
+        outside.add(basedir);
+        debug('%s %s at %s is outside the supported versions (%s): left alone', name, version ?? '(no version)', basedir, ranges.join(' or '));
       }
-      result = apply(p, result, `${p.package}/${p.file} ${version}`, keep);
+      return undefined;
     }
-    return result;
+    return (exports) => fitting.reduce((result, p) => apply(p, result, `${name}/${file} ${version}`, keep), exports);
   };
-  unhook = hookFirstLoads((exports, where) => onFile(exports, where));
-  patchSandboxFile = (exports, where) => onFile(exports, where, false);
+  unhook = hookFirstLoads(
+    modules.map((p) => p.file),
+    claimFor(true),
+  );
+  sandboxFiles = [...new Set(modules.map((p) => p.file))].map((file) => ({ file, suffix: sep + file.split('/').join(sep) }));
+  sandboxClaim = claimFor(false);
 }
 
 /** Undoes every patch, where our wrapper is still the one in place. */
 export function uninstallPatches(): void {
+  modulePatches = [];
   unhook?.();
   unhook = undefined;
-  patchSandboxFile = undefined;
+  sandboxClaim = undefined;
   for (const { patch, exports, label } of active.reverse()) {
     try {
       patch.unpatch(exports);
@@ -161,15 +195,21 @@ export function uninstallPatches(): void {
 // --- Files loaded by another module system --------------------------------------------
 // Jest's runtime compiles and runs every module of a test file itself, in a registry of
 // its own per test file, so the load hook never sees them. patches/jest-runtime.ts hands
-// each such file here as it finishes loading; the same patches apply, with the same
-// version checks. Each sandbox copy is patched once (by its exports object) and not
-// remembered: switching the agent off leaves it patched, and the patches check enabled().
+// each such file here as it finishes executing; the same claim applies (the package by its
+// package.json, the version ranges). Each sandbox copy is patched once (by its exports
+// object) and not remembered: switching the agent off leaves it patched, and the patches
+// check enabled().
 
-let patchSandboxFile: ((exports: unknown, where: PackageFile) => unknown) | undefined;
+let sandboxClaim: Claim | undefined;
+let sandboxFiles: ReadonlyArray<{ file: string; suffix: string }> = [];
 
 /** The exports to hand out for `filename`, loaded outside Node's loader: patched when a patch names the file. */
 export function applyFilePatches(filename: string, exports: unknown): unknown {
-  if (!patchSandboxFile) return exports;
-  const where = packageFileOf(filename);
-  return where ? patchSandboxFile(exports, where) : exports;
+  if (!sandboxClaim) return exports;
+  for (const { file, suffix } of sandboxFiles) {
+    if (!filename.endsWith(suffix)) continue;
+    const patch = sandboxClaim({ basedir: filename.slice(0, filename.length - suffix.length), file });
+    if (patch) return patch(exports);
+  }
+  return exports;
 }

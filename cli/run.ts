@@ -1,38 +1,54 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileErrorReason, ReportReadError, summarizeFile } from './report';
-import { formatSummary } from './summary';
+import { formatValue, optionValue, UsageError } from './args';
+import { fileErrorReason, ReportReadError } from './report';
+import { writeOut } from './report-command';
+import { type Format, FORMATS, render } from './render';
 import { withPreload } from '../agent/propagate';
 
-export const RUN_USAGE = 'forksafe run [--strict] [--report <file>] -- <command> [args...]';
+export { UsageError } from './args';
+
+export const RUN_USAGE = 'forksafe run [--strict] [--report <file> | --keep-report] [--format <format>] [--out <path>] -- <command> [args...]';
+const RUN_OPTIONS = `--strict, --report <file>, --keep-report, --format <${FORMATS.join('|')}>, --out <path>`;
 
 export interface RunOptions {
   strict: boolean;
   /** As given; undefined for a new file in the temp directory. */
   report: string | undefined;
+  /** Keep the default report instead of deleting it once summarised. */
+  keepReport: boolean;
+  format: Format;
+  out: string | undefined;
   command: string;
   args: string[];
 }
 
-/** What was wrong with the command line, in one line naming what is accepted. */
-export class UsageError extends Error {}
-
 export function parseRunArgs(argv: readonly string[]): RunOptions {
   let strict = false;
+  let keepReport = false;
   let report: string | undefined;
+  let format: Format = 'text';
+  let out: string | undefined;
   const dashes = argv.indexOf('--');
   const flags = dashes === -1 ? argv : argv.slice(0, dashes);
   for (let i = 0; i < flags.length; i++) {
     const flag = flags[i]!;
+    let option;
     if (flag === '--strict') strict = true;
-    else if (flag === '--report' || flag.startsWith('--report=')) {
-      const value = flag === '--report' ? flags[++i] : flag.slice('--report='.length);
-      if (value === undefined || value === '' || value.startsWith('-')) throw new UsageError(`--report needs a file path (usage: ${RUN_USAGE})`);
-      report = value;
+    else if (flag === '--keep-report') keepReport = true;
+    else if ((option = optionValue(flags, i, '--report', 'a file path', RUN_USAGE)) !== undefined) {
+      report = option.value;
+      i = option.next;
+    } else if ((option = optionValue(flags, i, '--format', 'a format', RUN_USAGE)) !== undefined) {
+      format = formatValue(option.value, RUN_USAGE);
+      i = option.next;
+    } else if ((option = optionValue(flags, i, '--out', 'a file path', RUN_USAGE)) !== undefined) {
+      out = option.value;
+      i = option.next;
     } else if (flag.startsWith('-')) {
-      throw new UsageError(`unknown option '${flag}' (accepted: --strict, --report <file>; usage: ${RUN_USAGE})`);
+      throw new UsageError(`unknown option '${flag}' (accepted: ${RUN_OPTIONS}; usage: ${RUN_USAGE})`);
     } else {
       throw new UsageError(`missing '--' before the command '${flag}' (usage: ${RUN_USAGE})`);
     }
@@ -40,7 +56,8 @@ export function parseRunArgs(argv: readonly string[]): RunOptions {
   if (dashes === -1) throw new UsageError(`missing '--' and the command to run (usage: ${RUN_USAGE})`);
   const [command, ...args] = argv.slice(dashes + 1);
   if (command === undefined || command === '') throw new UsageError(`no command after '--' (usage: ${RUN_USAGE})`);
-  return { strict, report, command, args };
+  if (report !== undefined && keepReport) throw new UsageError(`--keep-report is for the default report; a --report file is always kept (usage: ${RUN_USAGE})`);
+  return { strict, report, keepReport, format, out, command, args };
 }
 
 /**
@@ -73,14 +90,20 @@ export async function runCommand(options: RunOptions, registerPath: string): Pro
   const reportPath = options.report === undefined ? defaultReportPath() : resolve(options.report);
   try {
     // A fresh report per run: the summary and the exit code are about this run only.
-    writeFileSync(reportPath, '');
+    writeFileSync(reportPath, '', { mode: 0o600 });
   } catch (err) {
     say(`cannot write the report ${reportPath}: ${fileErrorReason(err)}`);
     return 2;
   }
 
+  // The default report is the CLI's own temporary file: gone once summarised, unless kept.
+  const ownFile = options.report === undefined && !options.keepReport;
+  const removeOwn = (): void => {
+    if (ownFile) rmSync(reportPath, { force: true });
+  };
+
   const cannotStart = (error: NodeJS.ErrnoException): number => {
-    if (options.report === undefined) unlinkSync(reportPath);
+    if (options.report === undefined) rmSync(reportPath, { force: true });
     const shown = `'${options.command}'`;
     if (error.code === 'ENOENT') {
       say(`cannot start ${shown}: command not found`);
@@ -117,15 +140,24 @@ export async function runCommand(options: RunOptions, registerPath: string): Pro
 
   const commandCode = ended.signal !== null ? 128 + (constants.signals[ended.signal] ?? 0) : (ended.code ?? 0);
   let violations: number;
+  let written = true;
   try {
-    const summary = await summarizeFile(reportPath);
-    process.stderr.write('\n' + formatSummary(summary));
+    const label = ownFile && options.format === 'text' ? `${reportPath} (deleted; --keep-report keeps it)` : reportPath;
+    const { summary, output } = await render(reportPath, options.format, label);
     violations = summary.violations.count;
+    if (options.out !== undefined) written = await writeOut(options.out, output, 'forksafe run');
+    else if (options.format === 'text') process.stderr.write('\n' + output);
+    // The command has ended: stdout is free for a machine-read format.
+    else process.stdout.write(output);
+    if (options.format !== 'text' || options.out !== undefined) say(`report: ${reportPath}${ownFile ? ' (deleted)' : ''}`);
   } catch (err) {
     if (!(err instanceof ReportReadError)) throw err;
     say(`the report was not left readable: ${err.message}`);
     return commandCode !== 0 ? commandCode : 2;
+  } finally {
+    removeOwn();
   }
   if (commandCode !== 0) return commandCode;
+  if (!written) return 2;
   return violations > 0 ? 1 : 0;
 }

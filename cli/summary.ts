@@ -1,19 +1,7 @@
-// Reading a forksafe report (JSON Lines) into a summary, and printing that summary.
-// Everything here is pure: the caller feeds lines, so a report of any size is read
-// once, line by line, and only the summary stays in memory.
-
-/** One well-formed report line. Fields beyond `v` and `type` are read defensively. */
-export interface ReportRecord {
-  v: 1;
-  type: string;
-  [field: string]: unknown;
-}
-
-/** A line that was skipped, with why. `line` is 1-based. */
-export interface MalformedLine {
-  line: number;
-  reason: string;
-}
+// A forksafe report (JSON Lines) read into a summary. The caller feeds lines one at a
+// time, and everything kept is capped (call sites, connections per site, malformed lines,
+// text lengths), so a report of any size and any variety takes bounded memory.
+import { clip, count, type MalformedLine, own, parseLine, pidOf, type ReportRecord, text } from './records';
 
 /**
  * The document printed by `forksafe report <file> --json`.
@@ -39,6 +27,11 @@ export interface Summary {
     /** Same counts as `kinds`, keyed by kind, for `jq '.violations.byKind["handle-transfer"]'`. */
     byKind: Record<string, number>;
     kinds: KindGroup[];
+    /**
+     * Violations at call sites not listed in `kinds`: the summary keeps the SITES_LISTED
+     * most frequent call sites (approximately, once there are more distinct sites than that).
+     */
+    unlisted: number;
   };
   forks: {
     count: number;
@@ -63,15 +56,31 @@ export interface KindGroup {
   kind: string;
   count: number;
   sites: SiteGroup[];
+  /** Violations of this kind at call sites not listed (see `violations.unlisted`). */
+  unlisted: number;
 }
 
 export interface SiteGroup {
-  /** The violating call in user code, `file:line:col` (the record's `site`, or derived from its `stack`). */
+  /** The violating call in user code, `file:line:col`, as the agent recorded it (`site`), or `<unknown>`. */
   site: string;
   count: number;
   /** Distinct `api`s seen at this site, e.g. `ChildProcess.send`, most frequent first. */
   apis: string[];
   connections: ConnectionGroup[];
+  /** The first violation seen at this site, for the formats that show one in full. */
+  first: FirstViolation;
+}
+
+export interface FirstViolation {
+  pid: number | null;
+  mode: string | null;
+  message: string | null;
+  /** The violating call's stack (frames). */
+  stack: string | null;
+  /** The stack where the connection was opened. */
+  openedAt: string | null;
+  /** The test that was running, when the agent knew it. */
+  test: { file: string | null; name: string | null } | null;
 }
 
 /** The connections that reached another process from one call site. */
@@ -79,112 +88,30 @@ export interface ConnectionGroup {
   driver: string | null;
   /** `user@host:port/database` or a socket path, as the agent wrote it. */
   target: string | null;
-  /** Where the connection was opened, `file:line:col`, derived from the record's `openedAt`. */
-  openedAt: string | null;
+  /** Where the connection was opened, `file:line:col` (the record's `openedSite`), or `<unknown>`. */
+  openedAt: string;
   count: number;
 }
 
 /** How many malformed lines a summary keeps, so a report full of garbage stays small. */
 export const MALFORMED_LISTED = 1000;
+/** How many call sites a summary lists (the most frequent). */
+export const SITES_LISTED = 1000;
+/** Distinct connections kept per call site. */
+const CONNECTIONS_KEPT = 20;
+const APIS_KEPT = 10;
+/** Longest stack or message kept for a site's first violation. */
+const DETAIL_CHARS = 8000;
 
-export type ParsedLine = { record: ReportRecord } | { malformed: string } | { blank: true };
-
-/** Reads one report line; `reason` words are short enough to print after "line N: ". */
-export function parseLine(text: string): ParsedLine {
-  if (text.trim() === '') return { blank: true };
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { malformed: 'not JSON' };
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { malformed: 'not an object' };
-  const object = value as Record<string, unknown>;
-  if (object.v === undefined) return { malformed: 'missing v' };
-  if (object.v !== 1) return { malformed: `unknown v: ${JSON.stringify(object.v)}` };
-  if (typeof object.type !== 'string' || object.type === '') return { malformed: 'missing type' };
-  return { record: object as ReportRecord };
-}
-
-/** All records and malformed lines of a report held in one string (tests, small reports). */
-export function parseReport(text: string): { records: ReportRecord[]; malformed: MalformedLine[] } {
-  const records: ReportRecord[] = [];
-  const malformed: MalformedLine[] = [];
-  splitLines(text).forEach((line, i) => {
-    const parsed = parseLine(line);
-    if ('record' in parsed) records.push(parsed.record);
-    else if ('malformed' in parsed) malformed.push({ line: i + 1, reason: parsed.malformed });
-  });
-  return { records, malformed };
-}
-
-/** The summary of a report held in one string. */
-export function summarize(text: string, file: string, options?: SiteOptions): Summary {
-  const builder = new SummaryBuilder(file, options);
-  for (const line of splitLines(text)) builder.addLine(line);
-  return builder.summary();
-}
-
-function splitLines(text: string): string[] {
-  const lines = text.split(/\r?\n/);
-  // A report ends with a newline: that is the end of the last line, not an empty line.
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
-
-export interface SiteOptions {
-  /**
-   * Directories whose frames belong to the agent (with a trailing separator). Frames
-   * under a `/forksafe/` directory are always the agent's; a checkout of forksafe has
-   * another name, so the CLI passes the `dist/` it runs from.
-   */
-  agentDirs?: readonly string[];
-}
-
-/**
- * The user's place in a stack, as `file:line:col`: the first frame outside Node, the
- * agent and node_modules; failing that, the first outside Node and the agent (a library
- * that forks or sends for you, or the driver when nothing else is on the stack).
- * This is the rule the agent uses for a violation's `site`, so sites it wrote and sites
- * derived here group together.
- */
-export function userFrame(stack: string, options?: SiteOptions): string | null {
-  let library: string | null = null;
-  for (const line of stack.split('\n')) {
-    const trimmed = line.trim();
-    if (!trimmed.startsWith('at ')) continue;
-    const location = frameLocation(trimmed.slice(3));
-    if (location === null || isAgentOrNode(location, options)) continue;
-    if (!/[\\/]node_modules[\\/]/.test(location)) return location;
-    library ??= location;
-  }
-  return library;
-}
-
-// V8 writes a frame as `fn (location)` or `location`, where the function name may hold
-// spaces (`new Pool`, `async run`) and the path may hold parentheses: the location is
-// what the last balanced parenthesis group holds.
-function frameLocation(frame: string): string | null {
-  if (!frame.endsWith(')')) return frame;
-  let depth = 0;
-  for (let i = frame.length - 1; i >= 0; i--) {
-    if (frame[i] === ')') depth++;
-    else if (frame[i] === '(' && --depth === 0) return frame.slice(i + 1, -1);
-  }
-  return null;
-}
-
-function isAgentOrNode(location: string, options: SiteOptions | undefined): boolean {
-  if (location.startsWith('node:') || location === '<anonymous>' || location === 'native') return true;
-  if (/[\\/]forksafe[\\/]/.test(location)) return true;
-  return options?.agentDirs?.some((dir) => location.startsWith(dir)) ?? false;
-}
+export const UNKNOWN = '<unknown>';
 
 interface SiteState {
+  kind: string;
   site: string;
   count: number;
   apis: Map<string, number>;
   connections: Map<string, ConnectionGroup>;
+  first: FirstViolation;
 }
 
 /** Builds a summary from lines fed one at a time, in file order. */
@@ -193,7 +120,10 @@ export class SummaryBuilder {
   private readonly pids = new Set<unknown>();
   private readonly violationPids = new Set<unknown>();
   private violationCount = 0;
-  private readonly kinds = new Map<string, { count: number; sites: Map<string, SiteState> }>();
+  private readonly kindCounts = new Map<string, number>();
+  /** Keyed by kind and site. Pruned to SITES_LISTED when it holds twice that. */
+  private readonly sites = new Map<string, SiteState>();
+  private readonly dropped = new Map<string, number>();
   private forkCount = 0;
   private readonly forkApis = new Map<string, number>();
   private closed = 0;
@@ -205,75 +135,114 @@ export class SummaryBuilder {
 
   constructor(
     private readonly file: string,
-    private readonly options?: SiteOptions,
+    /** Also given every well-formed record with its line number (the process tree). */
+    private readonly onRecord?: (record: ReportRecord, line: number) => void,
   ) {}
 
-  addLine(text: string): void {
+  addLine(line: string): void {
     this.lineCount++;
     // A file saved by an editor on Windows may start with a byte order mark.
-    const parsed = parseLine(this.lineCount === 1 ? text.replace(/^\uFEFF/, '') : text);
+    const parsed = parseLine(this.lineCount === 1 ? line.replace(/^\uFEFF/, '') : line);
     if ('record' in parsed) this.addRecord(parsed.record);
-    else if ('malformed' in parsed) {
-      this.malformedCount++;
-      if (this.malformed.length < MALFORMED_LISTED) this.malformed.push({ line: this.lineCount, reason: parsed.malformed });
-    }
+    else if ('malformed' in parsed) this.addMalformed(parsed.malformed);
+  }
+
+  /** A line over the reader's cap: counted as malformed, its text never held. */
+  addTooLong(bytes: number): void {
+    this.lineCount++;
+    this.addMalformed(`line too long (${bytes} bytes)`);
+  }
+
+  private addMalformed(reason: string): void {
+    this.malformedCount++;
+    if (this.malformed.length < MALFORMED_LISTED) this.malformed.push({ line: this.lineCount, reason: own(reason) });
   }
 
   private addRecord(record: ReportRecord): void {
-    if (record.pid !== undefined) this.pids.add(record.pid);
+    if (record.pid !== undefined) this.pids.add(pidOf(record.pid) ?? own(clip(String(record.pid), 40)));
     if (record.type === 'violation') this.addViolation(record);
     else if (record.type === 'fork') this.addFork(record);
-    else this.other.set(record.type, (this.other.get(record.type) ?? 0) + 1);
+    else {
+      const type = clip(record.type, 100);
+      if (this.other.has(type)) this.other.set(type, this.other.get(type)! + 1);
+      else if (this.other.size < 100) this.other.set(own(type), 1);
+    }
+    this.onRecord?.(record, this.lineCount);
   }
 
   private addViolation(record: ReportRecord): void {
     this.violationCount++;
-    if (record.pid !== undefined) this.violationPids.add(record.pid);
-    const kind = text(record.kind) ?? 'unknown';
-    let byKind = this.kinds.get(kind);
-    if (byKind === undefined) this.kinds.set(kind, (byKind = { count: 0, sites: new Map() }));
-    byKind.count++;
+    if (record.pid !== undefined) this.violationPids.add(pidOf(record.pid) ?? own(clip(String(record.pid), 40)));
+    const kind = text(record.kind, 100) ?? 'unknown';
+    this.kindCounts.set(kind, (this.kindCounts.get(kind) ?? 0) + 1);
 
-    const site = text(record.site) ?? userFrame(text(record.stack) ?? '', this.options) ?? '<unknown>';
-    let bySite = byKind.sites.get(site);
-    if (bySite === undefined) byKind.sites.set(site, (bySite = { site, count: 0, apis: new Map(), connections: new Map() }));
-    bySite.count++;
-    const api = text(record.api) ?? '<unknown api>';
-    bySite.apis.set(api, (bySite.apis.get(api) ?? 0) + 1);
+    const site = text(record.site) ?? UNKNOWN;
+    const key = `${kind}\n${site}`;
+    let state = this.sites.get(key);
+    if (state === undefined) {
+      if (this.sites.size >= 2 * SITES_LISTED) this.prune(SITES_LISTED);
+      this.sites.set(key, (state = { kind: own(kind), site: own(site), count: 0, apis: new Map(), connections: new Map(), first: firstOf(record) }));
+    }
+    state.count++;
+    const api = text(record.api, 200) ?? '<unknown api>';
+    if (state.apis.has(api)) state.apis.set(api, state.apis.get(api)! + 1);
+    else if (state.apis.size < APIS_KEPT) state.apis.set(own(api), 1);
 
-    const driver = text(record.driver);
-    const target = text(record.target);
-    const openedAt = userFrame(text(record.openedAt) ?? '', this.options);
-    const key = JSON.stringify([driver, target, openedAt]);
-    let connection = bySite.connections.get(key);
-    if (connection === undefined) bySite.connections.set(key, (connection = { driver, target, openedAt, count: 0 }));
-    connection.count++;
+    const driver = text(record.driver, 100);
+    const target = text(record.target, 500);
+    const openedAt = text(record.openedSite) ?? UNKNOWN;
+    const connectionKey = JSON.stringify([driver, target, openedAt]);
+    let connection = state.connections.get(connectionKey);
+    if (connection === undefined && state.connections.size < CONNECTIONS_KEPT) {
+      connection = { driver: own(driver), target: own(target), openedAt: own(openedAt), count: 0 };
+      state.connections.set(own(connectionKey), connection);
+    }
+    if (connection !== undefined) connection.count++;
+  }
+
+  /** Keeps the `keep` most frequent sites; the others' violations are counted as unlisted. */
+  private prune(keep: number): void {
+    const sorted = [...this.sites.entries()].sort((a, b) => b[1].count - a[1].count);
+    for (const [key, state] of sorted.slice(keep)) {
+      this.sites.delete(key);
+      this.dropped.set(state.kind, (this.dropped.get(state.kind) ?? 0) + state.count);
+    }
   }
 
   private addFork(record: ReportRecord): void {
     this.forkCount++;
-    const api = text(record.api) ?? '<unknown api>';
-    this.forkApis.set(api, (this.forkApis.get(api) ?? 0) + 1);
+    const api = text(record.api, 100) ?? '<unknown api>';
+    if (this.forkApis.has(api)) this.forkApis.set(api, this.forkApis.get(api)! + 1);
+    else if (this.forkApis.size < 20) this.forkApis.set(own(api), 1);
     this.closed += count(record.closed);
     this.kept += count(record.kept);
     if (typeof record.ms === 'number' && Number.isFinite(record.ms)) this.forkMs.push(record.ms);
   }
 
   summary(): Summary {
-    const kinds: KindGroup[] = [...this.kinds].map(([kind, { count, sites }]) => ({
-      kind,
-      count,
-      sites: byCount(
-        [...sites.values()].map((s) => ({
-          site: s.site,
-          count: s.count,
-          apis: byCount([...s.apis].map(([api, n]) => ({ api, count: n })), (a) => a.api).map((a) => a.api),
-          connections: byCount([...s.connections.values()], (c) => `${c.driver} ${c.target} ${c.openedAt}`),
-        })),
-        (s) => s.site,
-      ),
-    }));
-    byCount(kinds, (k) => k.kind);
+    if (this.sites.size > SITES_LISTED) this.prune(SITES_LISTED);
+    const sitesByKind = new Map<string, SiteGroup[]>();
+    for (const s of this.sites.values()) {
+      const group: SiteGroup = {
+        site: s.site,
+        count: s.count,
+        apis: byCount([...s.apis].map(([api, n]) => ({ api, count: n })), (a) => a.api).map((a) => a.api),
+        connections: byCount([...s.connections.values()], (c) => `${c.driver} ${c.target} ${c.openedAt}`),
+        first: s.first,
+      };
+      const list = sitesByKind.get(s.kind);
+      if (list === undefined) sitesByKind.set(s.kind, [group]);
+      else list.push(group);
+    }
+    const kinds: KindGroup[] = byCount(
+      [...this.kindCounts].map(([kind, n]) => ({
+        kind,
+        count: n,
+        sites: byCount(sitesByKind.get(kind) ?? [], (s) => s.site),
+        unlisted: this.dropped.get(kind) ?? 0,
+      })),
+      (k) => k.kind,
+    );
     const sortedMs = this.forkMs.slice().sort((a, b) => a - b);
     return {
       schema: 1,
@@ -286,6 +255,7 @@ export class SummaryBuilder {
         processes: this.violationPids.size,
         byKind: Object.fromEntries(kinds.map((k) => [k.kind, k.count])),
         kinds,
+        unlisted: kinds.reduce((sum, k) => sum + k.unlisted, 0),
       },
       forks: {
         count: this.forkCount,
@@ -300,12 +270,20 @@ export class SummaryBuilder {
   }
 }
 
-function text(value: unknown): string | null {
-  return typeof value === 'string' && value !== '' ? value : null;
-}
-
-function count(value: unknown): number {
-  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+function firstOf(record: ReportRecord): FirstViolation {
+  const t = record.test;
+  const test =
+    typeof t === 'object' && t !== null
+      ? { file: own(text((t as Record<string, unknown>).file)), name: own(text((t as Record<string, unknown>).name)) }
+      : null;
+  return {
+    pid: pidOf(record.pid),
+    mode: own(text(record.mode, 20)),
+    message: own(text(record.message, DETAIL_CHARS)),
+    stack: own(text(record.stack, DETAIL_CHARS)),
+    openedAt: own(text(record.openedAt, DETAIL_CHARS)),
+    test,
+  };
 }
 
 function byCount<T extends { count: number }>(items: T[], name: (item: T) => string): T[] {
@@ -324,61 +302,4 @@ function median(sorted: number[]): number | null {
   if (sorted.length === 0) return null;
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** How many malformed lines the human summary prints before "... and N more". */
-const MALFORMED_PRINTED = 20;
-
-/** The summary for a person at a terminal: plain text, no colours, one trailing newline. */
-export function formatSummary(summary: Summary): string {
-  const out: string[] = [];
-  out.push(`forksafe report: ${summary.file}${summary.lines === 0 ? ' (empty)' : ''}`);
-
-  const { violations, forks } = summary;
-  const headline = [
-    violations.count === 0
-      ? 'no violations'
-      : `${plural(violations.count, 'violation')} in ${plural(violations.processes, 'process', 'processes')}`,
-    forks.count === 0
-      ? 'no forks'
-      : `${plural(forks.count, 'fork')} (closed ${forks.closed}, kept ${forks.kept}, median ${formatMs(forks.medianMs)})`,
-  ];
-  const others = Object.entries(summary.records.other);
-  if (others.length > 0) {
-    const total = others.reduce((sum, [, n]) => sum + n, 0);
-    headline.push(`${plural(total, 'other record')} (${others.map(([type, n]) => `${type} ${n}`).join(', ')})`);
-  }
-  out.push(headline.join('; '));
-  if (violations.count > 0) out.push(`by kind: ${violations.kinds.map((k) => `${k.kind} ${k.count}`).join(', ')}`);
-
-  for (const kind of violations.kinds) {
-    out.push('', `${kind.kind} (${kind.count})`);
-    const width = String(kind.sites[0]?.count ?? 0).length;
-    const indent = ' '.repeat(width + 4);
-    for (const site of kind.sites) {
-      out.push(`  ${String(site.count).padStart(width)}  ${site.site}  ${site.apis.join(', ')}`);
-      const several = site.connections.length > 1;
-      for (const c of site.connections) {
-        const what = c.driver === null && c.target === null ? 'unknown connection' : `${c.driver ?? '?'} ${c.target ?? '?'}`;
-        const where = c.openedAt === null ? 'opened at an unknown place' : `opened at ${c.openedAt}`;
-        out.push(`${indent}${several ? `${c.count}x ` : ''}${what}, ${where}`);
-      }
-    }
-  }
-
-  const { malformed } = summary;
-  if (malformed.count > 0) {
-    out.push('', `${plural(malformed.count, 'malformed line')} skipped`);
-    for (const m of malformed.lines.slice(0, MALFORMED_PRINTED)) out.push(`  line ${m.line}: ${m.reason}`);
-    if (malformed.count > MALFORMED_PRINTED) out.push(`  ... and ${malformed.count - MALFORMED_PRINTED} more`);
-  }
-  return out.join('\n') + '\n';
-}
-
-function plural(n: number, one: string, many = one + 's'): string {
-  return `${n} ${n === 1 ? one : many}`;
-}
-
-function formatMs(ms: number | null): string {
-  return ms === null ? '? ms' : `${Number(ms.toFixed(2))} ms`;
 }

@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, SpawnSyncOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
@@ -54,6 +54,7 @@ const violationLine = JSON.stringify({
   site: '/app/a.js:10:5',
   stack: 'Error\n    at send (/app/a.js:10:5)',
   openedAt: '    at openDb (/app/db.js:3:14)',
+  openedSite: '/app/db.js:3:14',
 });
 
 // What the command does: check it runs with the agent preloaded, then record a violation
@@ -95,21 +96,70 @@ test("run exits with the command's own code when it is not 0, violations or not"
   assert.match(violating.stderr, /^1 violation in 1 process; no forks$/m);
 });
 
-test('run of a clean command exits 0 and writes its report to a new file in the temp directory', () => {
+test('run without --report writes to a new file in the temp directory and deletes it afterwards', () => {
+  // A temp directory of its own (os.tmpdir() reads TMPDIR), so "nothing left" can be checked.
+  const tmp = mkdtempSync(join(dir, 'tmp-'));
   const { code, stderr } = runNode([], `
     const report = process.env.FORKSAFE_REPORT;
     if (!require('node:path').isAbsolute(report) || !require('node:fs').existsSync(report)) process.exit(9);
-  `);
-  const reported = /^forksafe report: (.+?)( \(empty\))?$/m.exec(stderr)?.[1];
+    require('node:fs').appendFileSync(report, ${JSON.stringify(violationLine + '\n')});
+  `, { env: cleanEnv({ TMPDIR: tmp }) });
+  assert.equal(code, 1, stderr);
+  const reported = /^forksafe report: (.+) \(deleted; --keep-report keeps it\)$/m.exec(stderr)?.[1];
   assert.ok(reported !== undefined, stderr);
-  try {
-    assert.equal(code, 0, stderr);
-    assert.equal(dirname(reported), tmpdir());
-    assert.match(basename(reported), /^forksafe-\d+-\d+\.jsonl$/);
-    assert.match(stderr, /^no violations; no forks$/m);
-  } finally {
-    unlinkSync(reported);
-  }
+  assert.equal(dirname(reported), tmp);
+  assert.match(basename(reported), /^forksafe-\d+-\d+\.jsonl$/);
+  assert.match(stderr, /^1 violation in 1 process; no forks$/m);
+  assert.deepEqual(readdirSync(tmp), [], 'the default report is gone');
+
+  // A command that cannot start leaves nothing either.
+  assert.equal(forksafe(['run', '--', 'forksafe-no-such-command'], { env: cleanEnv({ TMPDIR: tmp }) }).code, 127);
+  assert.deepEqual(readdirSync(tmp), []);
+});
+
+test('run --keep-report keeps the default report; a --report file is always kept', () => {
+  const tmp = mkdtempSync(join(dir, 'tmp-'));
+  const kept = runNode(['--keep-report'], recordViolation, { env: cleanEnv({ TMPDIR: tmp }) });
+  assert.equal(kept.code, 1, kept.stderr);
+  const reported = /^forksafe report: (.+)$/m.exec(kept.stderr)?.[1];
+  assert.ok(reported !== undefined && !reported.includes('deleted'), kept.stderr);
+  assert.deepEqual(readdirSync(tmp), [basename(reported)]);
+  assert.equal(readFileSync(reported, 'utf8'), violationLine + '\n');
+  assert.equal(statSync(reported).mode & 0o777, 0o600, 'the report holds stacks and targets: owner only');
+
+  const report = newReport();
+  assert.equal(runNode(['--report', report], recordViolation).code, 1);
+  assert.equal(readFileSync(report, 'utf8'), violationLine + '\n');
+
+  const both = forksafe(['run', '--keep-report', '--report', report, '--', 'node']);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /^forksafe run: --keep-report is for the default report/);
+});
+
+test('run --format writes that format: to --out, or to stdout once the command has ended', () => {
+  const tmp = mkdtempSync(join(dir, 'tmp-'));
+  const out = join(dir, 'run-page.html');
+  const page = runNode(['--format', 'html', '--out', out], recordViolation + 'console.log("app output")', { env: cleanEnv({ TMPDIR: tmp }) });
+  assert.equal(page.code, 1, page.stderr);
+  assert.equal(page.stdout, 'app output\n');
+  assert.match(page.stderr, /^forksafe run: report: .+ \(deleted\)$/m);
+  assert.match(readFileSync(out, 'utf8'), /^<!doctype html>/);
+  assert.deepEqual(readdirSync(tmp), [], 'the default report is deleted after the page is written');
+
+  const github = runNode(['--format=github'], recordViolation + 'console.log("app output")', { env: cleanEnv({ TMPDIR: tmp }) });
+  assert.equal(github.code, 1, github.stderr);
+  const [app, annotation, ...rest] = github.stdout.split('\n');
+  assert.equal(app, 'app output', "the command's output comes first");
+  assert.match(annotation!, /^::error title=forksafe handle-transfer::a pg socket was sent to another process \[at \/app\/a\.js:10:5\]$/);
+  assert.deepEqual(rest, ['']);
+
+  const unwritable = runNode(['--format', 'junit', '--out', join(dir, 'no-such-dir', 'x.xml')], 'process.exit(0)', { env: cleanEnv({ TMPDIR: tmp }) });
+  assert.equal(unwritable.code, 2, 'an output that cannot be written is an error, even for a clean run');
+  assert.match(unwritable.stderr, /^forksafe run: cannot write .+x\.xml: no such file$/m);
+
+  const bad = forksafe(['run', '--format', 'pdf', '--', 'node']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^forksafe run: unknown format 'pdf' \(accepted: text, json, html, github, junit; /);
 });
 
 test('run --strict sets FORKSAFE_MODE=strict; without it the mode is left alone', () => {
@@ -174,12 +224,13 @@ test('run of a command that does not exist exits 127 with one line', () => {
 });
 
 test('run usage errors exit 2 with one line naming what is accepted', () => {
-  const usage = 'usage: forksafe run [--strict] [--report <file>] -- <command> [args...]';
+  const usage = 'usage: forksafe run [--strict] [--report <file> | --keep-report] [--format <format>] [--out <path>] -- <command> [args...]';
+  const accepted = '--strict, --report <file>, --keep-report, --format <text|json|html|github|junit>, --out <path>';
   const cases: Array<[string[], string]> = [
     [['run'], `forksafe run: missing '--' and the command to run (${usage})`],
     [['run', 'node', 'app.js'], `forksafe run: missing '--' before the command 'node' (${usage})`],
     [['run', '--strict', '--'], `forksafe run: no command after '--' (${usage})`],
-    [['run', '--stirct', '--', 'node'], `forksafe run: unknown option '--stirct' (accepted: --strict, --report <file>; ${usage})`],
+    [['run', '--stirct', '--', 'node'], `forksafe run: unknown option '--stirct' (accepted: ${accepted}; ${usage})`],
     [['run', '--report', '--', 'node'], `forksafe run: --report needs a file path (${usage})`],
   ];
   for (const [args, message] of cases) {

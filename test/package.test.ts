@@ -26,7 +26,7 @@ after(() => work.cleanup());
 test('the tarball holds the build, the types and the bin, and nothing else', () => {
   const pkg = join(app, 'node_modules', 'forksafe');
   // docs/shared-connection-symptoms.md is the page every violation message points to.
-  for (const f of ['dist/register.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'package.json', 'README.md', 'LICENSE', 'docs/shared-connection-symptoms.md']) assert.ok(existsSync(join(pkg, f)), f);
+  for (const f of ['dist/register.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'package.json', 'README.md', 'LICENSE', 'docs/shared-connection-symptoms.md', 'dist/cli/report-page/page.html']) assert.ok(existsSync(join(pkg, f)), f);
   const shipped = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
   assert.equal(shipped.license, 'MIT');
   assert.ok(shipped.repository?.url, 'a repository to link to');
