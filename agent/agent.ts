@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkOptions, configFromEnvironment, ConfigError, exitBadConfig, isChild, type Config, type ConfigureOptions } from './config';
 import { register } from './resources';
 import { debug } from './debug';
 import { distDir } from './dist-dir';
 import { checkInheritedAtStartup } from './doors';
+import { packageJsonAt } from './packages';
 import { installPatches, integrationOf, patchBundledFile, uninstallPatches, type Patch } from './patching';
 import { databases, disconnectAll } from './registry';
 import { applySettings, settings } from './settings';
@@ -28,11 +28,8 @@ export interface AgentApi {
 }
 
 function ownVersion(): string {
-  try {
-    return JSON.parse(readFileSync(join(distDir, '..', 'package.json'), 'utf8')).version;
-  } catch {
-    return 'unknown';
-  }
+  const version = packageJsonAt(join(distDir, '..'))?.version;
+  return typeof version === 'string' ? version : 'unknown';
 }
 
 let patches: readonly Patch[] = [];

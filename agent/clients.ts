@@ -52,12 +52,12 @@ function sweep(): void {
   liveAfterSweep = all.size;
 }
 
-/** Node keeps a handle's socket under its internal owner symbol. */
-function ownerOfHandle(handle: object): unknown {
-  for (const key of Object.getOwnPropertySymbols(handle)) {
-    if (key.description === 'owner_symbol') return (handle as { [k: symbol]: unknown })[key];
-  }
-  return undefined;
+let ownerKey: symbol | undefined;
+
+/** The object (a net.Socket) that owns a libuv handle: Node keeps it under its internal `owner_symbol`. */
+export function ownerOfHandle(handle: object): unknown {
+  ownerKey ??= Object.getOwnPropertySymbols(handle).find((key) => key.description === 'owner_symbol');
+  return ownerKey ? (handle as { [k: symbol]: unknown })[ownerKey] : undefined;
 }
 
 /** The client socket `candidate` is (itself, a TLS socket over it, or its native handle), if any. */

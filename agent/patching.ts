@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
-import { join, sep } from 'node:path';
+import { sep } from 'node:path';
 import { debug, internalError } from './debug';
 import { hookFirstLoads, type Claim } from './load-hook';
+import { packageJsonAt } from './packages';
 import { satisfies } from './versions';
 
 /** A patch of one Node builtin (`child_process`, `cluster`) or of `process`. */
@@ -42,34 +42,6 @@ export function integrationOf(p: Patch): string {
 
 function idOf(p: ModulePatch): string {
   return `${p.package}/${p.file}`;
-}
-
-/** What a folder's package.json says it is; read once per folder and hook. */
-interface PackageId {
-  name: string;
-  version: string | undefined;
-}
-
-/**
- * The package in `basedir`, by its own package.json: an npm alias (`"pg-legacy":
- * "npm:pg@8.11.3"`), a vendored copy or pnpm's store is recognised by its `name`, not by
- * the folder it was installed in. `names` are the packages patched, JSON-quoted: a
- * package.json that holds none of them is not parsed (every package with a root `index.js`
- * is read for pg-pool's; parsing them all cost more than reading them).
- */
-function packageAt(basedir: string, names: readonly string[], cache: Map<string, PackageId | undefined>): PackageId | undefined {
-  if (!cache.has(basedir)) {
-    let id: PackageId | undefined;
-    try {
-      const text = readFileSync(join(basedir, 'package.json'), 'utf8');
-      const json = names.some((n) => text.includes(n)) ? JSON.parse(text) : undefined;
-      id = typeof json?.name === 'string' ? { name: json.name, version: typeof json.version === 'string' ? json.version : undefined } : undefined;
-    } catch {
-      id = undefined;
-    }
-    cache.set(basedir, id);
-  }
-  return cache.get(basedir);
 }
 
 interface Applied {
@@ -144,14 +116,14 @@ export function installPatches(patches: readonly Patch[]): void {
   const rangesOf = (pkg: string) => modules.filter((p) => p.package === pkg).map((p) => p.versions);
   const outside = new Set<string>();
   const quotedNames = [...new Set(modules.map((p) => JSON.stringify(p.package)))];
-  const packages = new Map<string, PackageId | undefined>();
   // Files are matched where the drivers load them, so CJS and ESM apps are seen alike; the
   // package is what the package.json at `<basedir>` names, read only for files a patch names.
   const claimFor = (keep: boolean): Claim => ({ basedir, file }) => {
-    const id = packageAt(basedir, quotedNames, packages);
-    const candidates = id && byId.get(`${id.name}/${file}`);
-    if (!id || !candidates) return undefined;
-    const { name, version } = id;
+    const pkg = packageJsonAt(basedir, quotedNames);
+    const name = typeof pkg?.name === 'string' ? pkg.name : undefined;
+    const candidates = name !== undefined ? byId.get(`${name}/${file}`) : undefined;
+    if (name === undefined || !candidates) return undefined;
+    const version = typeof pkg!.version === 'string' ? pkg!.version : undefined;
     const fitting = candidates.filter((p) => version !== undefined && satisfies(version, p.versions));
     if (fitting.length === 0) {
       // A file patch for another layout of the same package is not news; a package

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { packageJsonAt } from '../agent/packages';
 import { formatValue, optionValue, UsageError } from './args';
 import { type Format, FORMATS } from './render';
 import { reportCommand } from './report-command';
@@ -118,8 +118,8 @@ function usageError(message: string): number {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(resolve(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
+  const v = packageJsonAt(resolve(__dirname, '..', '..'))?.version;
+  return typeof v === 'string' ? v : 'unknown';
 }
 
 main(process.argv.slice(2)).then(

@@ -1,5 +1,6 @@
 import { executionAsyncResource } from 'node:async_hooks';
 import { Socket } from 'node:net';
+import { ownerOfHandle } from '../agent/clients';
 import { guard } from '../agent/debug';
 import type { ModulePatch } from '../agent/patching';
 import { track, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
@@ -104,12 +105,8 @@ function isConnection(c: unknown): c is PgjsConnection {
   return typeof c === 'object' && c !== null && typeof (c as PgjsConnection).end === 'function' && 'queue' in c;
 }
 
-let ownerKey: symbol | undefined;
-
-/** The net.Socket that owns a libuv handle: Node keeps it under its `owner_symbol`. */
 function ownerOf(handle: object): Socket | undefined {
-  ownerKey ??= Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol');
-  const owner = ownerKey ? (handle as Record<symbol, unknown>)[ownerKey] : undefined;
+  const owner = ownerOfHandle(handle);
   return owner instanceof Socket ? owner : undefined;
 }
 

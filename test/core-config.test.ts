@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { mysqlUser, pgKill, REGISTER, ROOT, runFixture, tempDir, uniqueName } from './helpers';
+import { mysqlUser, pgKill, readReport, REGISTER, ROOT, runFixture, tempDir, uniqueName } from './helpers';
 
 const BAD: Array<[string, string, string]> = [
   ['FORKSAFE_MODE', 'strcit', 'log, strict, off'],
@@ -35,7 +35,7 @@ test('FORKSAFE_MODE=off installs nothing', async () => {
   const bare = await runFixture('core/app-ran.js', { nodeArgs: [] });
   const run = await runFixture('core/app-ran.js', { env: { FORKSAFE_MODE: 'off', NODE_DEBUG: 'forksafe' } });
   assert.equal(run.code, 0, run.stderr);
-  assert.deepEqual(run.json.shape, bare.json.shape, 'the very functions Node has');
+  assert.deepEqual(run.json.shape, bare.json.shape, "the app sees Node's own functions");
   assert.doesNotMatch(run.stderr, /patched/);
 });
 
@@ -44,7 +44,7 @@ test('wrapped functions keep their name and length; errors of the original reach
   const agent = await runFixture('core/app-ran.js');
   assert.equal(bare.code, 0, bare.stderr);
   assert.equal(agent.code, 0, agent.stderr);
-  assert.ok(Object.entries(agent.json.shape).every(([k, f]: [string, any]) => f.source !== bare.json.shape[k].source), 'everything is patched');
+  for (const [k, f] of Object.entries<any>(agent.json.shape)) assert.notEqual(f.source, bare.json.shape[k].source, `${k} is patched`);
   const strip = (shape: any) => Object.fromEntries(Object.entries(shape).map(([k, v]: [string, any]) => [k, { name: v.name, length: v.length }]));
   assert.deepEqual(strip(agent.json.shape), strip(bare.json.shape));
   assert.deepEqual(agent.json.thrown, bare.json.thrown);
@@ -69,6 +69,7 @@ test("an internal error of the agent (a driver's private fields changed upstream
 
 test('loaded twice (-r twice, and a second installed copy): patched once, one disconnect per fork', async () => {
   const { dir, cleanup } = tempDir();
+  const app = uniqueName('twice');
   try {
     // A second copy of the package, as a second node_modules/forksafe would be.
     const copy = join(dir, 'node_modules', 'forksafe');
@@ -76,15 +77,26 @@ test('loaded twice (-r twice, and a second installed copy): patched once, one di
     cpSync(join(ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
     cpSync(join(ROOT, 'package.json'), join(copy, 'package.json'));
     symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'));
+    const report = join(dir, 'r.jsonl');
     const run = await runFixture('core/app-ran.js', {
       nodeArgs: ['-r', REGISTER, '-r', REGISTER, '-r', join(copy, 'dist', 'register.js')],
-      env: { NODE_DEBUG: 'forksafe' },
+      env: { NODE_DEBUG: 'forksafe', FORK_WITH_POOL: '1', PGAPPNAME: app, FORKSAFE_REPORT: report },
     });
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stderr.split('\n').filter((l) => / patched child_process$/.test(l)).length, 1);
-    assert.match(run.stderr, /already running \(forksafe [^)]+ from .*\): this copy from .* stays idle/);
+    // The app's own debug lines (its child runs the agent too, and logs its own start).
+    const own = run.stderr.split('\n').filter((l) => l.startsWith(`FORKSAFE ${run.json.pid}: `));
+    assert.equal(own.filter((l) => / patched child_process$/.test(l)).length, 1);
+    assert.ok(own.some((l) => /already running \(forksafe [^)]+ from .*\): this copy from .* stays idle/.test(l)), run.stderr);
+    // The app forked once with a pool of two idle connections: one pre-fork step ran, and it
+    // closed both (a second copy's step would have found nothing left and said so too).
+    assert.equal(run.json.forked.before, 2);
+    const forks = readReport(report).filter((l) => l.type === 'fork');
+    assert.deepEqual(forks.map(({ api, pools, closed, pid }) => ({ api, pools, closed, pid })), [{ api: 'child_process.fork', pools: 1, closed: 2, pid: run.json.pid }]);
+    // (The fixture's earlier cp.fork(42) runs an empty pre-fork step before Node rejects it.)
+    assert.deepEqual(own.filter((l) => / before child_process\.fork: [1-9]/.test(l)).map((l) => l.replace(/, [\d.]+ ms$/, '')), [`FORKSAFE ${run.json.pid}: before child_process.fork: 1 pools, 2 closed, 0 kept`], 'one disconnect, in the debug log too');
   } finally {
     cleanup();
+    await pgKill(app);
   }
 });
 

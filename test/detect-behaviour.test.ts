@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { mysqlUser, PG, pgKill, runFixture, tempDir, uniqueName } from './helpers';
+import mysql from 'mysql2/promise';
+import { MYSQL, mysqlUser, PG, pgKill, runFixture, tempDir, uniqueName } from './helpers';
 
 test('no false alarm: pools used normally, workers with their own connections, an HTTP connection handed to a worker', async () => {
   const my = await mysqlUser();
@@ -34,7 +35,7 @@ test('no secret in a report line, a warning, an error message, databases() or a 
   const { dir, cleanup } = tempDir();
   try {
     // A MySQL account with a password, for this test.
-    const admin = await (await import('mysql2/promise')).default.createConnection({ host: '127.0.0.1', user: 'root', database: 'test' });
+    const admin = await mysql.createConnection(MYSQL);
     await admin.query(`ALTER USER '${my.user}'@'%' IDENTIFIED BY '${mySecret}'`);
     await admin.query(`ALTER USER '${my.user}'@'localhost' IDENTIFIED BY '${mySecret}'`);
     await admin.end();

@@ -2,8 +2,10 @@
 // in log and strict mode, in fresh processes against the real servers.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { mysqlUser, PG, pgKill, readReport, runFixture, spokeRows, tempDir, uniqueName, waitFor } from './helpers';
+import { after, test } from 'node:test';
+import mysql from 'mysql2/promise';
+import { MYSQL, mysqlUser, PG, pgKill, readReport, runFixture, spokeRows, tempDir, uniqueName, waitFor } from './helpers';
+import { startTlsProxy, type TlsProxy } from './tls-proxy';
 
 const DOORS = [
   { door: 'send', kind: 'handle-transfer', api: 'ChildProcess.send' },
@@ -17,28 +19,54 @@ const DOORS = [
   { door: 'execFileSync-fd', kind: 'stdio-inherit', api: 'child_process.execFileSync' },
 ] as const;
 
-async function withDriver<T>(driver: 'pg' | 'mysql2', fn: (env: NodeJS.ProcessEnv, app: string) => Promise<T>): Promise<T> {
-  const app = uniqueName('door');
+/** The MySQL side of spokeRows: rows a child inserted by speaking in its parent's session. */
+async function mysqlSpokeRows(app: string): Promise<number> {
+  const admin = await mysql.createConnection(MYSQL);
+  try {
+    await admin.query('CREATE TABLE IF NOT EXISTS forksafe_spoke (app VARCHAR(64), at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)');
+    const [rows] = await admin.query('SELECT count(*) AS n FROM forksafe_spoke WHERE app = ?', [app]);
+    return Number((rows as any)[0].n);
+  } finally {
+    await admin.end();
+  }
+}
+
+interface Session {
+  /** The fixture's environment: driver, the session's name (SPOKE_APP), its credentials. */
+  env: NodeJS.ProcessEnv;
+  /** What the server itself recorded: rows a child inserted by speaking in this session. */
+  spoke: () => Promise<number>;
+}
+
+async function withDriver<T>(driver: 'pg' | 'mysql2', fn: (s: Session) => Promise<T>): Promise<T> {
   if (driver === 'pg') {
+    const app = uniqueName('door');
     try {
-      return await fn({ DRIVER: 'pg', PGAPPNAME: app }, app);
+      return await fn({ env: { DRIVER: 'pg', PGAPPNAME: app, SPOKE_APP: app }, spoke: () => spokeRows(app) });
     } finally {
       await pgKill(app);
     }
   }
   const my = await mysqlUser();
   try {
-    return await fn({ DRIVER: 'mysql2', MYSQL_USER: my.user, MYSQL_PASSWORD: '' }, app);
+    return await fn({ env: { DRIVER: 'mysql2', MYSQL_USER: my.user, MYSQL_PASSWORD: '', SPOKE_APP: my.user }, spoke: () => mysqlSpokeRows(my.user) });
   } finally {
     await my.drop();
   }
 }
 
+// A child that speaks on the socket it is given, and runs without the agent, so that the
+// server's own record (a row in forksafe_spoke) shows whether the socket reached it.
+const SPEAKING_BARE_CHILD = { CHILD_SPEAKS: '1', CHILD_BARE: '1', FORKSAFE_PROPAGATE: '0', CHILD_WAIT_MS: '300' };
+
 for (const driver of ['pg', 'mysql2'] as const) {
   for (const { door, kind, api } of DOORS) {
     test(`${driver} ${door}, strict: ${api} throws ForkSafetyError before the socket leaves; the connection still works`, async () => {
-      await withDriver(driver, async (env, app) => {
-        const run = await runFixture('detect/door.js', { env: { ...env, DOOR: door, FORKSAFE_MODE: 'strict', CHILD_SPEAKS: '1', CHILD_WAIT_MS: '300' } });
+      await withDriver(driver, async ({ env, spoke }) => {
+        assert.equal(await spoke(), 0);
+        const run = await runFixture('detect/door.js', { env: { ...env, DOOR: door, FORKSAFE_MODE: 'strict', ...SPEAKING_BARE_CHILD } });
+        // First the server's own view: had the socket reached the child, it would have spoken.
+        assert.equal(await spoke(), 0, 'the server never saw another process speak in this session');
         assert.equal(run.code, 0, run.stderr);
         const r = run.json;
         assert.equal(r.threw?.name, 'ForkSafetyError', JSON.stringify(r));
@@ -52,12 +80,22 @@ for (const driver of ['pg', 'mysql2'] as const) {
         assert.equal(r.violations.length, 1);
         assert.equal(r.violations[0].mode, 'strict');
         assert.equal(r.violations[0].api, api);
-        if (driver === 'pg') assert.equal(await spokeRows(app), 0, 'the server never saw another process speak in this session');
+      });
+    });
+
+    test(`${driver} ${door}, log, control: with the door open, the server sees the child speak in its parent's session`, async () => {
+      await withDriver(driver, async ({ env, spoke }) => {
+        assert.equal(await spoke(), 0);
+        const run = await runFixture('detect/door.js', { env: { ...env, DOOR: door, FORKSAFE_MODE: 'log', ...SPEAKING_BARE_CHILD } });
+        assert.equal(run.code, 0, run.stderr);
+        assert.equal(run.json.threw, null);
+        assert.equal(run.json.result.reply.spoke, true, JSON.stringify(run.json.result));
+        assert.equal(await waitFor(spoke, (n) => n === 1), 1, 'the child ran SQL in its parent\'s session');
       });
     });
 
     test(`${driver} ${door}, log: recorded, published and warned once; the child's agent sees the socket too; the app goes on`, async () => {
-      await withDriver(driver, async (env) => {
+      await withDriver(driver, async ({ env }) => {
         const { dir, cleanup } = tempDir();
         const report = join(dir, 'r.jsonl');
         try {
@@ -67,9 +105,10 @@ for (const driver of ['pg', 'mysql2'] as const) {
           assert.equal(r.threw, null);
           assert.deepEqual(r.violations.map((v: any) => `${v.kind} ${v.api} ${v.driver} ${v.mode}`), [`${kind} ${api} ${driver} log`]);
           const v = r.violations[0];
-          assert.match(v.target, driver === 'pg' ? /^postgres@127\.0\.0\.1:5432\/test$/ : /^fsu_\w+@127\.0\.0\.1:3306\/test$/);
+          const server = driver === 'pg' ? { ...PG, user: PG.user } : { ...MYSQL, user: env.MYSQL_USER };
+          assert.equal(v.target, `${server.user}@${server.host}:${server.port}/${server.database}`);
           assert.match(v.socket.local, /^127\.0\.0\.1:\d+$/);
-          assert.equal(v.socket.remote, driver === 'pg' ? '127.0.0.1:5432' : '127.0.0.1:3306');
+          assert.match(v.socket.remote, new RegExp(`:${server.port}$`));
           assert.match(v.site, /door\.js:\d+:\d+$/);
           assert.deepEqual(r.events, [kind], 'onViolation');
           assert.deepEqual(r.published, [kind], 'diagnostics_channel forksafe:violation');
@@ -92,17 +131,8 @@ for (const driver of ['pg', 'mysql2'] as const) {
   }
 }
 
-test('pg send, log, control: the test can see a child speak in its parent\'s session', async () => {
-  await withDriver('pg', async (env, app) => {
-    const run = await runFixture('detect/door.js', { env: { ...env, DOOR: 'send', CHILD_SPEAKS: '1' } });
-    assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.json.result.reply.gotHandle, true);
-    assert.equal(await waitFor(() => spokeRows(app), (n) => n === 1), 1, 'without strict mode, the child ran SQL in the parent\'s session');
-  });
-});
-
 test('warned once per call site, recorded every time', async () => {
-  await withDriver('pg', async (env) => {
+  await withDriver('pg', async ({ env }) => {
     const run = await runFixture('detect/door.js', { env: { ...env, DOOR: 'spawnSync-fd', REPEAT: '3' } });
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.json.violations.length, 3);
@@ -112,33 +142,41 @@ test('warned once per call site, recorded every time', async () => {
 });
 
 // pg over TLS: the connection's stream is a TLSSocket wrapped around the TCP socket that
-// owns the descriptor (scripts/postgres-tls.sh turns TLS on in the test server). Node itself
-// cannot move a TLSSocket: send() of one crashes the process (SIGSEGV, seen on Node 20), and
-// one in stdio is rejected with ERR_INVALID_ARG_VALUE. In log mode that still happens, as
-// without the agent, but the report already names the call; strict mode prevents both.
+// owns the descriptor. The TLS is the test's own (a proxy in this process that answers
+// the SSLRequest and forwards in plain to the server), so the server needs no setup. Node
+// itself cannot move a TLSSocket: send() of one crashes the process (SIGSEGV, seen on
+// Node 20), and one in stdio is rejected with ERR_INVALID_ARG_VALUE. In log mode that still
+// happens, as without the agent, but the report already names the call; strict mode
+// prevents both. (No spoke-row proof here: a child without the session's TLS keys cannot
+// run SQL in it, only break it.)
+let proxy: TlsProxy | undefined;
+after(() => proxy?.close());
+
 for (const door of ['send', 'spawn-stdio-socket', 'spawnSync-fd'] as const) {
   const { kind } = DOORS.find((d) => d.door === door)!;
   for (const mode of ['strict', 'log'] as const) {
     test(`pg over TLS, ${door}, ${mode}`, async () => {
-      await withDriver('pg', async (env, app) => {
+      proxy ??= await startTlsProxy();
+      const tls = proxy;
+      await withDriver('pg', async ({ env }) => {
         const { dir, cleanup } = tempDir();
         try {
           const report = join(dir, 'r.jsonl');
-          const url = `postgres://${PG.user}@${PG.host}:${PG.port}/${PG.database}?sslmode=no-verify`;
-          const run = await runFixture('detect/door.js', { env: { ...env, PG_URL: url, DOOR: door, FORKSAFE_MODE: mode, FORKSAFE_REPORT: report, CHILD_SPEAKS: mode === 'strict' ? '1' : '0', CHILD_WAIT_MS: '300' } });
+          // sslmode=no-verify: pg's ssl: { rejectUnauthorized: false }, for the proxy's self-signed certificate.
+          const url = `postgres://${PG.user}@${tls.host}:${tls.port}/${PG.database}?sslmode=no-verify`;
+          const run = await runFixture('detect/door.js', { env: { ...env, PG_URL: url, DOOR: door, FORKSAFE_MODE: mode, FORKSAFE_REPORT: report, CHILD_WAIT_MS: '300' } });
           const parentLines = readReport(report).filter((l) => l.type === 'violation' && l.kind === kind);
           assert.equal(parentLines.length, 1, 'the report names the call');
-          assert.match(parentLines[0].socket.remote, /:5432$/);
+          assert.equal(parentLines[0].socket.remote, `${tls.host}:${tls.port}`);
           if (mode === 'log' && door === 'send') {
             assert.equal(run.signal, 'SIGSEGV', 'Node crashes on sending a TLSSocket, with or without the agent');
             return;
           }
           assert.equal(run.code, 0, run.stderr);
-          assert.equal(run.json.encrypted, true, 'the connection is TLS (run scripts/postgres-tls.sh if the server has TLS off)');
+          assert.equal(run.json.encrypted, true, 'the connection is TLS');
           if (mode === 'strict') {
             assert.equal(run.json.threw.name, 'ForkSafetyError');
             assert.deepEqual(run.json.after, { v: 'parent-after-block' });
-            assert.equal(await spokeRows(app), 0);
           } else if (door === 'spawn-stdio-socket') {
             assert.equal(run.json.threw.code, 'ERR_INVALID_ARG_VALUE', "Node's own refusal, as without the agent");
           } else {
