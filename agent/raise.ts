@@ -35,12 +35,20 @@ const ADVICE =
 
 const warned = new Set<string>();
 
-// Set by a test runner's patch (patches/jest-runtime.ts): the core knows no runner.
-let testNow: (() => TestRef | undefined) | undefined;
+/** What a test runner's patch can tell about the moment of a violation. */
+export interface RunnerContext {
+  /** The test running now, if any. */
+  test(): TestRef | undefined;
+  /** A `file:line:col` of code the runner transformed, as the source file's line and column. */
+  mapSite(site: string): string;
+}
 
-/** Names the test running at the moment of a violation; the last caller wins. */
-export function setTestSource(source: () => TestRef | undefined): void {
-  testNow = source;
+// Set by a test runner's patch (patches/jest-runtime.ts): the core knows no runner.
+let runner: RunnerContext | undefined;
+
+/** Installs the runner's context; the last caller wins. */
+export function setRunnerContext(context: RunnerContext): void {
+  runner = context;
 }
 
 /**
@@ -53,11 +61,13 @@ export function raise(incident: Incident, skip: Function): void {
   const { mode } = settings();
   if (mode === 'off') return;
   const { frames: stack, site: stackSite } = readStack(captureStack(skip));
-  const site = incident.site ?? stackSite;
+  const mapSite = (at: string): string => (runner ? guard('runner site', () => runner!.mapSite(at), at) : at);
+  const site = mapSite(incident.site ?? stackSite);
+  const openedSite = mapSite(incident.openedSite);
   const where = incident.socket.local || incident.socket.remote ? ` (${incident.socket.local} -> ${incident.socket.remote})` : '';
   const message =
     `${incident.what}: ${incident.driver} connection ${incident.target}${where}, via ${incident.api} at ${site}; ` +
-    `the connection was opened at ${incident.openedSite}. ${CONSEQUENCE[incident.kind]} ${ADVICE}`;
+    `the connection was opened at ${openedSite}. ${CONSEQUENCE[incident.kind]} ${ADVICE}`;
   const violation: Violation = {
     kind: incident.kind,
     code: codeOf(incident.kind),
@@ -70,11 +80,11 @@ export function raise(incident: Incident, skip: Function): void {
     site,
     stack,
     openedAt: incident.openedAt,
-    openedSite: incident.openedSite,
+    openedSite,
     pid: process.pid,
     time: new Date().toISOString(),
   };
-  const test = testNow && guard('test name', testNow, undefined);
+  const test = runner && guard('test name', () => runner!.test(), undefined);
   if (test) violation.test = test;
   remember(violation);
   debug('violation %s at %s', violation.kind, site);

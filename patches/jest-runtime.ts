@@ -1,7 +1,8 @@
 import { guard } from '../agent/debug';
 import type { ModulePatch } from '../agent/patching';
 import { applyFilePatches } from '../agent/patching';
-import { setTestSource } from '../agent/raise';
+import { setRunnerContext } from '../agent/raise';
+import { originalPosition } from '../agent/source-map';
 import { databases } from '../agent/registry';
 import type { TestRef } from '../agent/violations';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
@@ -45,6 +46,25 @@ function noteGlobal(g: unknown): void {
   lastGlobal = new WeakRef(g as JestGlobal);
 }
 
+// The Runtime of the test file that ran a module last: its transformed files' source maps.
+let lastRuntime: WeakRef<object> | undefined;
+
+function noteRuntime(runtime: unknown): void {
+  if (typeof runtime !== 'object' || runtime === null || lastRuntime?.deref() === runtime) return;
+  lastRuntime = new WeakRef(runtime);
+}
+
+/** `file:line:col` in code Jest transformed, as the source's line and column (Runtime#getSourceMaps, Jest 29 and 30). */
+function mapSite(site: string): string {
+  const m = /^(.*):(\d+):(\d+)$/.exec(site);
+  const runtime = lastRuntime?.deref() as { getSourceMaps?: () => Map<string, string> } | undefined;
+  if (!m || typeof runtime?.getSourceMaps !== 'function') return site;
+  const mapPath = runtime.getSourceMaps().get(m[1]!);
+  if (typeof mapPath !== 'string') return site;
+  const at = originalPosition(mapPath, Number(m[2]), Number(m[3]));
+  return at ? `${m[1]}:${at.line}:${at.col}` : site;
+}
+
 function currentTest(): TestRef | undefined {
   const state = lastGlobal?.deref()?.[kMatchers]?.state;
   if (typeof state?.testPath !== 'string') return undefined;
@@ -56,6 +76,7 @@ function execWrapper(original: (...args: any[]) => unknown, globalOf: (self: any
     const result = original.call(this, localModule, ...rest);
     if (result !== 'env-disposed' && localModule && typeof localModule.filename === 'string') {
       noteGlobal(globalOf(this));
+      if (typeof (this as { getSourceMaps?: unknown }).getSourceMaps === 'function') noteRuntime(this);
       // Read once: a module may put a getter on module.exports that builds a new object
       // per read (ansi-styles); only a file a patch names gets its exports replaced.
       const before = localModule.exports;
@@ -72,7 +93,7 @@ function patchRuntime(exported: any): void {
   const Runtime = exported?.default;
   const proto = Runtime?.prototype;
   if (!proto) throw new Error('jest-runtime has no default export class');
-  setTestSource(currentTest);
+  setRunnerContext({ test: currentTest, mapSite });
   // The registry forgets ended pools when it is next read; until then an entry keeps the
   // stack captured where its pool was opened, and an unformatted V8 stack holds the
   // functions and receivers of its frames: a whole test file's sandbox. Reading the
@@ -96,6 +117,7 @@ function patchRuntime(exported: any): void {
   // Runtime#requireModule first: the executor's class is wrapped there, once.
   wrapMethod(proto, 'requireModule', (original) =>
     function requireModule(this: { executor?: object }) {
+      noteRuntime(this);
       const executor = this.executor;
       const eproto = executor && Object.getPrototypeOf(executor);
       if (eproto && !eproto[kExecutorWrapped] && typeof eproto.exec === 'function') {
