@@ -1,6 +1,7 @@
 import { syncBuiltinESMExports } from 'node:module';
+import { sep } from 'node:path';
 import { debug, internalError } from './debug';
-import { hookFirstLoads } from './load-hook';
+import { hookFirstLoads, type Claim } from './load-hook';
 import { packageJsonAt } from './packages';
 import { satisfies } from './versions';
 
@@ -56,7 +57,9 @@ const remembered: Applied[] = [];
 let unhook: (() => void) | undefined;
 const patchedNow = new WeakMap<object, Set<Patch>>();
 
-function apply(patch: Patch, exports: any, label: string): any {
+// `keep`: false for a sandbox's copy of a module (see applyFilePatches): remembering it
+// would hold the sandbox's whole module graph for the life of the process.
+function apply(patch: Patch, exports: any, label: string, keep = true): any {
   if (exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) return exports;
   const done = patchedNow.get(exports) ?? new Set<Patch>();
   if (done.has(patch)) return exports;
@@ -69,8 +72,8 @@ function apply(patch: Patch, exports: any, label: string): any {
       patchedNow.set(o, set);
     }
     const record = { patch, exports: result, label };
-    active.push(record);
-    if (!isBuiltin(patch) && !remembered.some((r) => r.patch === patch && r.exports === result)) remembered.push(record);
+    if (keep) active.push(record);
+    if (keep && !isBuiltin(patch) && !remembered.some((r) => r.patch === patch && r.exports === result)) remembered.push(record);
     debug('patched %s', label);
     return result;
   } catch (err) {
@@ -99,32 +102,35 @@ export function patchBundledFile(name: string, file: string, version: string, ex
 function hookModules(modules: readonly ModulePatch[]): () => void {
   const byId = new Map<string, ModulePatch[]>();
   for (const p of modules) byId.set(idOf(p), [...(byId.get(idOf(p)) ?? []), p]);
-  const rangesOf = (pkg: string) => modules.filter((p) => p.package === pkg).map((p) => p.versions);
+  const rangesOf = (pkg: string) => [...new Set(modules.filter((p) => p.package === pkg).map((p) => p.versions))];
   const outside = new Set<string>();
   const quotedNames = [...new Set(modules.map((p) => JSON.stringify(p.package)))];
   // Files are matched where the drivers load them, so CJS and ESM apps are seen alike; the
   // package is what the package.json at `<basedir>` names, read only for files a patch names.
+  const claimFor = (keep: boolean): Claim => ({ basedir, file }) => {
+    const pkg = packageJsonAt(basedir, quotedNames);
+    const name = typeof pkg?.name === 'string' ? pkg.name : undefined;
+    const candidates = name !== undefined ? byId.get(`${name}/${file}`) : undefined;
+    if (name === undefined || !candidates) return undefined;
+    const version = typeof pkg!.version === 'string' ? pkg!.version : undefined;
+    const fitting = candidates.filter((p) => version !== undefined && satisfies(version, p.versions));
+    if (fitting.length === 0) {
+      // A file patch for another layout of the same package is not news; a package
+      // outside every declared range is, once.
+      const ranges = rangesOf(name);
+      if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(basedir)) {
+        outside.add(basedir);
+        debug('%s %s at %s is outside the supported versions (%s): left alone', name, version ?? '(no version)', basedir, ranges.join(' or '));
+      }
+      return undefined;
+    }
+    return (exports) => fitting.reduce((result, p) => apply(p, result, `${name}/${file} ${version}`, keep), exports);
+  };
+  sandboxFiles = [...new Set(modules.map((p) => p.file))].map((file) => ({ file, suffix: sep + file.split('/').join(sep) }));
+  sandboxClaim = claimFor(false);
   return hookFirstLoads(
     modules.map((p) => p.file),
-    ({ basedir, file }) => {
-      const pkg = packageJsonAt(basedir, quotedNames);
-      const name = typeof pkg?.name === 'string' ? pkg.name : undefined;
-      const candidates = name !== undefined ? byId.get(`${name}/${file}`) : undefined;
-      if (name === undefined || !candidates) return undefined;
-      const version = typeof pkg!.version === 'string' ? pkg!.version : undefined;
-      const fitting = candidates.filter((p) => version !== undefined && satisfies(version, p.versions));
-      if (fitting.length === 0) {
-        // A file patch for another layout of the same package is not news; a package
-        // outside every declared range is, once.
-        const ranges = rangesOf(name);
-        if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(basedir)) {
-          outside.add(basedir);
-          debug('%s %s at %s is outside the supported versions (%s): left alone', name, version ?? '(no version)', basedir, ranges.join(' or '));
-        }
-        return undefined;
-      }
-      return (exports) => fitting.reduce((result, p) => apply(p, result, `${name}/${file} ${version}`), exports);
-    },
+    claimFor(true),
   );
 }
 
@@ -149,6 +155,7 @@ export function uninstallPatches(): void {
   modulePatches = [];
   unhook?.();
   unhook = undefined;
+  sandboxClaim = undefined;
   for (const { patch, exports, label } of active.reverse()) {
     try {
       patch.unpatch(exports);
@@ -160,4 +167,26 @@ export function uninstallPatches(): void {
   }
   active = [];
   syncBuiltinESMExports();
+}
+
+// --- Files loaded by another module system --------------------------------------------
+// Jest's runtime compiles and runs every module of a test file itself, in a registry of
+// its own per test file, so the load hook never sees them. patches/jest-runtime.ts hands
+// each such file here as it finishes executing; the same claim applies (the package by its
+// package.json, the version ranges). Each sandbox copy is patched once (by its exports
+// object) and not remembered: switching the agent off leaves it patched, and the patches
+// check enabled().
+
+let sandboxClaim: Claim | undefined;
+let sandboxFiles: ReadonlyArray<{ file: string; suffix: string }> = [];
+
+/** The exports to hand out for `filename`, loaded outside Node's loader: patched when a patch names the file. */
+export function applyFilePatches(filename: string, exports: unknown): unknown {
+  if (!sandboxClaim) return exports;
+  for (const { file, suffix } of sandboxFiles) {
+    if (!filename.endsWith(suffix)) continue;
+    const patch = sandboxClaim({ basedir: filename.slice(0, filename.length - suffix.length), file });
+    if (patch) return patch(exports);
+  }
+  return exports;
 }

@@ -1,8 +1,8 @@
-import { debug, reasonOf, sayOnce } from './debug';
+import { debug, guard, reasonOf, sayOnce } from './debug';
 import { writeRecord } from './report';
 import { settings } from './settings';
 import { captureStack, readStack } from './stacks';
-import { codeOf, ForkSafetyError, publish, remember, type Violation, type ViolationKind } from './violations';
+import { codeOf, ForkSafetyError, publish, remember, type TestRef, type Violation, type ViolationKind } from './violations';
 
 /** What a door saw: which socket, whose, and through which call. */
 export interface Incident {
@@ -35,6 +35,22 @@ const ADVICE =
 
 const warned = new Set<string>();
 
+/** What a test runner's patch can tell about the moment of a violation. */
+export interface RunnerContext {
+  /** The test running now, if any. */
+  test(): TestRef | undefined;
+  /** A `file:line:col` of code the runner transformed, as the source file's line and column. */
+  mapSite(site: string): string;
+}
+
+// Set by a test runner's patch (patches/jest-runtime.ts): the core knows no runner.
+let runner: RunnerContext | undefined;
+
+/** Installs the runner's context; the last caller wins. */
+export function setRunnerContext(context: RunnerContext): void {
+  runner = context;
+}
+
 /**
  * Records a violation everywhere the contract says (violations(), the report, listeners,
  * the diagnostics channel), warns once per call site in log mode, and throws
@@ -45,11 +61,13 @@ export function raise(incident: Incident, skip: Function): void {
   const { mode } = settings();
   if (mode === 'off') return;
   const { frames: stack, site: stackSite } = readStack(captureStack(skip));
-  const site = incident.site ?? stackSite;
+  const mapSite = (at: string): string => (runner ? guard('runner site', () => runner!.mapSite(at), at) : at);
+  const site = mapSite(incident.site ?? stackSite);
+  const openedSite = mapSite(incident.openedSite);
   const where = incident.socket.local || incident.socket.remote ? ` (${incident.socket.local} -> ${incident.socket.remote})` : '';
   const message =
     `${incident.what}: ${incident.driver} connection ${incident.target}${where}, via ${incident.api} at ${site}; ` +
-    `the connection was opened at ${incident.openedSite}. ${CONSEQUENCE[incident.kind]} ${ADVICE}`;
+    `the connection was opened at ${openedSite}. ${CONSEQUENCE[incident.kind]} ${ADVICE}`;
   const violation: Violation = {
     kind: incident.kind,
     code: codeOf(incident.kind),
@@ -62,10 +80,12 @@ export function raise(incident: Incident, skip: Function): void {
     site,
     stack,
     openedAt: incident.openedAt,
-    openedSite: incident.openedSite,
+    openedSite,
     pid: process.pid,
     time: new Date().toISOString(),
   };
+  const test = runner && guard('test name', () => runner!.test(), undefined);
+  if (test) violation.test = test;
   remember(violation);
   debug('violation %s at %s', violation.kind, site);
   // The report adds its own pid and time to every line.

@@ -3,9 +3,22 @@
 /** The one key shared by every copy of forksafe loaded into a process: the agent's state lives here. */
 export const kAgent = Symbol.for('forksafe');
 
+type Holder<T> = { [kAgent]?: T };
+
+// A sandbox with its own global (Jest's environment: `require('forksafe')` in a test file
+// runs a fresh copy of the API in another vm context) cannot see the main realm's global,
+// but it does see `process`: Jest hands the sandbox a copy of it that keeps its own
+// properties, accessors included. So the first copy loaded (the agent's, from the preload)
+// puts a getter on `process` that reads its own realm's global; a later copy, in a sandbox
+// or not, finds the getter already there and leaves it.
+if (!Object.prototype.hasOwnProperty.call(process, kAgent)) {
+  const home = globalThis as Holder<unknown>;
+  Object.defineProperty(process, kAgent, { get: () => home[kAgent], configurable: true, enumerable: false });
+}
+
 /** The API of the agent running in this process (the first copy loaded), if any. */
 export function runningAgent<T>(): T | undefined {
-  return (globalThis as { [kAgent]?: T })[kAgent];
+  return (globalThis as Holder<T>)[kAgent] ?? (process as Holder<T>)[kAgent];
 }
 
 /** On a driver connection: the stack holder captured where it was opened. */

@@ -5,6 +5,13 @@ import type { Mode } from './config';
 // door could not be proven (see README, "What forksafe does not catch").
 export type ViolationKind = 'handle-transfer' | 'stdio-inherit' | 'inherited-socket';
 
+/** The test that was running, where a test runner's patch can tell (patches/jest-runtime.ts). */
+export interface TestRef {
+  file: string;
+  /** The test's full name; absent outside a test (a file's top level, beforeAll). */
+  name?: string;
+}
+
 export interface Violation {
   kind: ViolationKind;
   /** `FORKSAFE_<KIND>`, e.g. `FORKSAFE_HANDLE_TRANSFER`. */
@@ -24,6 +31,8 @@ export interface Violation {
   openedAt: string;
   /** Its first frame in user code, `file:line:col`. */
   openedSite: string;
+  /** The test running when it happened: only under a runner whose patch names it. */
+  test?: TestRef;
   pid: number;
   time: string;
 }

@@ -8,9 +8,10 @@ import { netPatch } from './net';
 import { pgClientPatches, pgPoolPatch } from './pg';
 import { postgresPatches } from './postgres';
 import { processPatch } from './process';
+import { jestRuntimePatches } from './jest-runtime';
 import { knexPatch } from './knex';
 import { ioredisPatch, nodeRedisPatch } from './redis';
 import { sequelizePatch } from './sequelize';
 
 /** Everything forksafe patches, one file per module. */
-export const patches: readonly Patch[] = [netPatch, childProcessPatch, clusterPatch, processPatch, pgPoolPatch, ...pgClientPatches, ...mysql2Patches, ...mariadbPatches, mysqlPatch, ...postgresPatches, knexPatch, sequelizePatch, ioredisPatch, nodeRedisPatch];
+export const patches: readonly Patch[] = [netPatch, childProcessPatch, clusterPatch, processPatch, pgPoolPatch, ...pgClientPatches, ...mysql2Patches, ...mariadbPatches, mysqlPatch, ...postgresPatches, knexPatch, sequelizePatch, ioredisPatch, nodeRedisPatch, ...jestRuntimePatches];

@@ -58,4 +58,7 @@ export const SUPPORTED = {
   ioredis: '>=5 <7',
   // The client of `redis` 6 (redis@6 ships @redis/client@6); verified on 6.3.
   '@redis/client': '>=6 <7',
+  // Jest's module runtime, one range per layout (patches/jest-runtime.ts); verified on 29.7 and 30.5.
+  'jest-runtime@29': '>=29 <30',
+  'jest-runtime@30': '>=30 <31',
 } as const;
