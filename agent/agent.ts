@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { checkOptions, configFromEnvironment, ConfigError, exitBadConfig, isChild, type Config, type ConfigureOptions } from './config';
 import { register } from './resources';
-import { debug } from './debug';
+import { debug } from './boundary';
 import { distDir } from './dist-dir';
 import { checkInheritedAtStartup } from './doors';
 import { packageJsonAt } from './packages';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { sayOnce } from './debug';
+import { sayOnce } from './boundary';
 
 export type Mode = 'log' | 'strict' | 'off';
 export type OnFork = 'disconnect' | 'keep';

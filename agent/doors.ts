@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { internalError } from './debug';
+import { internalError } from './boundary';
 import { ANNOUNCE_CMD, takeParentManifest, type ManifestSocket } from './manifest';
 import { clientSocketByFd, clientSocketOf } from './clients';
 import { packageNameOf } from './packages';

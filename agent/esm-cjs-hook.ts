@@ -1,5 +1,5 @@
 import Module = require('node:module');
-import { internalError } from './debug';
+import { internalError } from './boundary';
 import { disguise } from './wrap';
 
 /**

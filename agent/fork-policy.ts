@@ -1,4 +1,4 @@
-import { debug, guard } from './debug';
+import { debug, guard } from './boundary';
 import { databases, disconnectAll } from './registry';
 import { reportPath, writeRecord } from './report';
 import { enabled, settings } from './settings';

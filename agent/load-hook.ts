@@ -1,6 +1,6 @@
 import Module = require('node:module');
 import { sep } from 'node:path';
-import { internalError } from './debug';
+import { internalError } from './boundary';
 import { hookEsmEvaluatedCjs } from './esm-cjs-hook';
 import { disguise } from './wrap';
 

@@ -1,6 +1,6 @@
 import { syncBuiltinESMExports } from 'node:module';
 import { sep } from 'node:path';
-import { debug, internalError } from './debug';
+import { debug, internalError } from './boundary';
 import { hookFirstLoads, type Claim } from './load-hook';
 import { packageJsonAt } from './packages';
 import { satisfies } from './versions';

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PARENT_ENV } from './config';
-import { guard } from './debug';
+import { guard } from './boundary';
 import { distDir } from './dist-dir';
 import { manifestOf, MANIFEST_ENV } from './manifest';
 import type { AtDoor } from './doors';

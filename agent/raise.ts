@@ -1,4 +1,4 @@
-import { debug, guard, reasonOf, sayOnce } from './debug';
+import { debug, guard, reasonOf, sayOnce } from './boundary';
 import { writeRecord } from './report';
 import { settings } from './settings';
 import { captureStack, readStack } from './stacks';

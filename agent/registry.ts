@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { guard } from './debug';
+import { guard } from './boundary';
 import { captureStack, type StackHolder } from './stacks';
 import { sameSocket } from './sockets';
 
@@ -83,9 +83,19 @@ let nextId = 1;
 const entries = new Map<number, Entry>();
 const byObject = new WeakMap<object, Entry>();
 
+// Ended entries are forgotten whenever the registry is read; an app that only ever opens and
+// ends connections would never read it, so every so many tracks sweep it too (amortized:
+// a sweep after as many tracks as there are entries). An ended entry's captured stack can
+// hold a whole module graph (a Jest test file's sandbox).
+let tracksSinceSweep = 0;
+
 export function track<T extends object>(o: T, adapter: Adapter<T>, pid: number, openedAt?: StackHolder, strong = false): Entry {
   const existing = byObject.get(o);
   if (existing) return existing;
+  if (++tracksSinceSweep > entries.size) {
+    tracksSinceSweep = 0;
+    sweep();
+  }
   const ref = strong ? undefined : new WeakRef(o);
   const entry: Entry = {
     id: nextId++,
@@ -118,6 +128,11 @@ function* live(): Generator<[Entry, object]> {
     }
     yield [entry, o];
   }
+}
+
+/** Runs through the registry, which forgets the ended and the collected on the way. */
+function sweep(): void {
+  for (const _ of live()) continue;
 }
 
 const NO_COUNTS: Counts = { total: 0, idle: 0, active: 0 };

@@ -1,6 +1,6 @@
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { ConfigError } from './config';
-import { reasonOf, sayOnce } from './debug';
+import { reasonOf, sayOnce } from './boundary';
 
 // Every process of the tree appends to one file. The file is opened with O_APPEND and
 // each record is written by a single write(2), which the kernel applies whole and at the

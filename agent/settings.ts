@@ -1,5 +1,5 @@
 import { DEFAULTS, type Config } from './config';
-import { reasonOf, sayOnce } from './debug';
+import { reasonOf, sayOnce } from './boundary';
 import { openReport } from './report';
 
 // The settings in force in this process: from the environment at start-up, then from

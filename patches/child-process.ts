@@ -1,7 +1,7 @@
 import type * as childProcess from 'node:child_process';
 import { basename } from 'node:path';
 import { asCall, currentCall } from '../agent/calls';
-import { guard } from '../agent/debug';
+import { guard } from '../agent/boundary';
 import { checkSend, checkStdio } from '../agent/doors';
 import { announcement } from '../agent/manifest';
 import type { AtDoor } from '../agent/doors';

@@ -1,4 +1,4 @@
-import { guard } from '../agent/debug';
+import { guard } from '../agent/boundary';
 import type { ModulePatch } from '../agent/patching';
 import { applyFilePatches } from '../agent/patching';
 import { setRunnerContext } from '../agent/raise';

@@ -1,4 +1,4 @@
-import { guard } from '../agent/debug';
+import { guard } from '../agent/boundary';
 import type { ModulePatch } from '../agent/patching';
 import { track, untrack, type Adapter, type Closing } from '../agent/registry';
 import { enabled } from '../agent/settings';

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import { guard } from '../agent/debug';
+import { guard } from '../agent/boundary';
 import type { ModulePatch } from '../agent/patching';
 import { track, type Adapter, type Closing, type Counts } from '../agent/registry';
 import { enabled } from '../agent/settings';

@@ -1,6 +1,6 @@
 import type * as net from 'node:net';
 import { noteConnect } from '../agent/clients';
-import { guard } from '../agent/debug';
+import { guard } from '../agent/boundary';
 import type { BuiltinPatch } from '../agent/patching';
 import { enabled } from '../agent/settings';
 import { captureStack } from '../agent/stacks';

@@ -1,7 +1,7 @@
 import { executionAsyncResource } from 'node:async_hooks';
 import { Socket } from 'node:net';
 import { ownerOfHandle } from '../agent/clients';
-import { guard } from '../agent/debug';
+import { guard } from '../agent/boundary';
 import type { ModulePatch } from '../agent/patching';
 import { track, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
 import { enabled } from '../agent/settings';

@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { guard } from '../agent/debug';
+import { guard } from '../agent/boundary';
 import type { ModulePatch } from '../agent/patching';
 import { track, type Adapter } from '../agent/registry';
 import { enabled } from '../agent/settings';

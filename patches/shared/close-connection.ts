@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import { internalError } from '../../agent/debug';
+import { internalError } from '../../agent/boundary';
 
 /**
  * How long a connection gets to close after its goodbye before its socket is destroyed.
