@@ -1,11 +1,11 @@
-// `npm run bench [-- --quick] [--out <file>] [--agent packed|dist] [--only <id,...>]`:
+// `npm run bench [-- --quick] [--instructions] [--out <file>] [--agent packed|dist] [--only <id,...>]`:
 // what the agent costs, as ratios against bare Node measured in the same run.
 // Progress goes to stderr; the table to stdout; every sample to the results JSON.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { prepareAgent } from './agent';
-import { figures, type FigureResult } from './figures';
+import { figures, selectFigures, type FigureResult } from './figures';
 import { machine, sessions, sessionsSettled } from './machine';
 import type { Context } from './measure';
 import { renderTable } from './table';
@@ -14,6 +14,7 @@ const ROOT = resolve(__dirname, '..');
 
 interface Options {
   quick: boolean;
+  instructions: boolean;
   out: string;
   agent: 'packed' | 'dist';
   only: string[] | undefined;
@@ -25,16 +26,17 @@ function localDate(d: Date): string {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--out <file>] [--agent packed|dist] [--only <figure-id>,...]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--instructions] [--out <file>] [--agent packed|dist] [--only <figure-id>,...]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, out: join(ROOT, 'bench', 'results', `${localDate(new Date())}.json`), agent: 'packed', only: undefined };
+  const o: Options = { quick: false, instructions: false, out: join(ROOT, 'bench', 'results', `${localDate(new Date())}.json`), agent: 'packed', only: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => argv[++i] ?? usage(`${a} needs a value`);
     if (a === '--quick') o.quick = true;
+    else if (a === '--instructions') o.instructions = true;
     else if (a === '--out') o.out = resolve(value());
     else if (a === '--agent') {
       const v = value();
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
   const before = await sessions();
   log(`preparing the agent (${options.agent})`);
   const agent = prepareAgent(ROOT, options.agent);
-  const selected = figures.filter((f) => !options.only || options.only.includes(f.id));
+  const selected = selectFigures(options);
   const results: FigureResult[] = [];
   try {
     for (const [i, figure] of selected.entries()) {
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
     version: 1,
     date: date.toISOString(),
     quick: options.quick,
+    instructions: options.instructions,
     durationSeconds: Math.round((Date.now() - started) / 1000),
     agent: { how: agent.how, register: agent.register, describe: agent.describe },
     machine: host,
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
       `machine: ${host.cpus} × ${host.cpuModel}, ${(host.memoryMB / 1024).toFixed(1)} GB, ${host.platform}; Node ${host.node}; PostgreSQL ${host.postgres}; MariaDB ${host.mysql}`,
       `load average (1 min): ${host.loadAverage.toFixed(2)} at the start, ${loadavg()[0]!.toFixed(2)} at the end (the servers run on the same machine)`,
       `agent: ${agent.describe}`,
+      ...(selected.some((f) => f.group === 'instructions') ? ['instruction counts: valgrind --tool=callgrind, NODE_EXTRA_CA_CERTS unset for bare and agent alike; children not counted'] : []),
       '',
       renderTable(rows),
       '',
