@@ -44,7 +44,7 @@ export const doorCheck: Figure = {
     return {
       id: this.id,
       title: this.title,
-      settings: { ...plan, scales, measured: `µs per synchronous subprocess.send('socket', acceptedSocket, { keepOpen: true }) call, ${plan.params.count} per block (the first goes out, the rest queue behind it), with n real idle client sockets to a sink process tracked through forksafe.register() (pools of 10); bare and agent at each n take turns` },
+      settings: { ...plan, scales, measured: `median µs of the synchronous subprocess.send('socket', acceptedSocket, { keepOpen: true }) calls of a block (each timed alone), ${plan.params.count} per block (the first goes out, the rest queue behind it), with n real idle client sockets to a sink process tracked through forksafe.register() (pools of 10); bare and agent at each n take turns` },
       variants: seriesOf(samples),
       ratios: ratiosOf(samples, `bare.${low}`),
       rows,
