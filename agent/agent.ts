@@ -5,7 +5,7 @@ import { register } from './resources';
 import { debug } from './debug';
 import { distDir } from './dist-dir';
 import { checkInheritedAtStartup } from './doors';
-import { installPatches, integrationOf, uninstallPatches, type Patch } from './patching';
+import { installPatches, integrationOf, patchBundledFile, uninstallPatches, type Patch } from './patching';
 import { databases, disconnectAll } from './registry';
 import { applySettings, settings } from './settings';
 import { kAgent, runningAgent } from './symbols';
@@ -23,6 +23,8 @@ export interface AgentApi {
   violations: typeof violations;
   onViolation: typeof onViolation;
   ForkSafetyError: typeof ForkSafetyError;
+  /** Called by the code forksafe/esbuild adds to each bundled driver file. */
+  patchBundled: typeof patchBundledFile;
 }
 
 function ownVersion(): string {
@@ -77,6 +79,7 @@ const api: AgentApi = {
   violations,
   onViolation,
   ForkSafetyError,
+  patchBundled: patchBundledFile,
 };
 
 /**

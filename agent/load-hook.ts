@@ -1,57 +1,117 @@
 import Module = require('node:module');
 import { sep } from 'node:path';
+import { internalError } from './debug';
+import { hookEsmEvaluatedCjs } from './esm-cjs-hook';
+import { disguise } from './wrap';
 
-/** Where a loaded file sits: `<basedir>/<file>`, inside the package `name`. */
+/** Where a loaded file sits: `<basedir>/<file>`. Which package `basedir` holds is the caller's to say. */
 export interface PackageFile {
-  name: string;
   basedir: string;
   /** Relative to the package, with `/` separators: `lib/client.js`. */
   file: string;
 }
 
-/** Called once per file of a package, on its first load; returns the exports to hand out. */
-export type OnLoad = (exports: unknown, where: PackageFile) => unknown;
+/**
+ * Says from where a file sits whether a patch wants it, before its exports are read:
+ * the function that takes its exports and returns the ones to hand out, or undefined.
+ */
+export type Claim = (where: PackageFile) => ((exports: unknown) => unknown) | undefined;
+
+interface Wanted {
+  file: string;
+  /** `<sep>lib<sep>client.js`: what the loaded file's path must end with. */
+  suffix: string;
+}
+
+/** The wanted files keyed by their basename, so that any other file costs one Map lookup. */
+function indexByBasename(files: readonly string[]): Map<string, Wanted[]> {
+  const index = new Map<string, Wanted[]>();
+  for (const file of new Set(files)) {
+    const parts = file.split('/');
+    const list = index.get(parts[parts.length - 1]!) ?? [];
+    list.push({ file, suffix: sep + parts.join(sep) });
+    index.set(parts[parts.length - 1]!, list);
+  }
+  return index;
+}
 
 const NM = `${sep}node_modules${sep}`;
 
-function packageFile(filename: string): PackageFile | undefined {
-  const at = filename.lastIndexOf(NM);
-  if (at === -1) return undefined;
-  const parts = filename.slice(at + NM.length).split(sep);
-  const size = parts[0]!.startsWith('@') ? 2 : 1;
-  if (parts.length <= size) return undefined;
-  return {
-    name: parts.slice(0, size).join('/'),
-    basedir: filename.slice(0, at + NM.length) + parts.slice(0, size).join(sep),
-    file: parts.slice(size).join('/'),
-  };
+/**
+ * Whether `basedir` can be the root of a package: directly in a node_modules folder
+ * (`node_modules/x`, `node_modules/@s/x`: npm, aliases, pnpm's store) or outside every
+ * node_modules folder (a vendored copy, a workspace). A folder deeper inside a package
+ * (`node_modules/x/lib`) is not, which spares a package.json read for each `index.js`.
+ */
+function canBePackageRoot(basedir: string): boolean {
+  const at = basedir.lastIndexOf(NM);
+  if (at === -1) return true;
+  const rest = basedir.slice(at + NM.length);
+  const slash = rest.indexOf(sep);
+  if (slash === -1) return true;
+  return rest.startsWith('@') && rest.indexOf(sep, slash + 1) === -1;
 }
 
-type Loader = (module: NodeJS.Module, filename: string) => void;
+type Compile = (this: NodeJS.Module, content: string, filename: string, ...rest: unknown[]) => unknown;
 
 /**
- * Sees every CommonJS `.js` file of a package as it is first loaded, and may replace its
- * exports before any `require` (or ESM `import` of CommonJS, which loads the same way)
- * returns them. This is what require-in-the-middle's `internals: true` gives, for a
- * filename test per loaded file instead of a resolution per `require` call, and without
- * its `debug` dependency, which alone cost 12 to 17 ms of start-up here.
+ * Sees every CommonJS file as it is first evaluated, and may replace its exports before
+ * any `require` (or ESM `import` of CommonJS) returns them. Every CommonJS loader ends in
+ * `Module.prototype._compile`: Node's own `.js`/`.cjs` handlers, and those that TypeScript
+ * loaders install in front of them (tsx, pirates and so @babel/register, esbuild-register,
+ * @swc-node/register; ts-node wraps `module._compile`, which still reaches the prototype's),
+ * in whichever order they were installed. A hook on `Module._extensions['.js']` is bypassed
+ * by a loader that replaces it without calling the one before. `require-in-the-middle`
+ * hooks `require` instead: a resolution for every `require` call, where this is one string
+ * slice and one Map lookup per file evaluated. Files no patch names are never touched:
+ * their `module.exports` is not read (ansi-styles makes it a getter that builds a new
+ * object on each read, and without a setter). The one path that skips `_compile`, Node 20's
+ * ESM loader evaluating CommonJS source that a `module.register` hook returned, is seen
+ * through esm-cjs-hook.ts.
  */
-export function hookFirstLoads(onLoad: OnLoad): () => void {
-  const extensions = (Module as unknown as { _extensions: Record<string, Loader> })._extensions;
-  const original = extensions['.js']!;
+export function hookFirstLoads(files: readonly string[], claim: Claim): () => void {
+  const index = indexByBasename(files);
+  const proto = Module.prototype as unknown as { _compile: Compile };
+  const original = proto._compile;
   let active = true;
-  const loader: Loader = function (this: unknown, module, filename) {
-    original.call(this, module, filename);
-    const where = active ? packageFile(filename) : undefined;
-    if (where) {
-      const exports = onLoad(module.exports, where);
-      if (exports !== module.exports) module.exports = exports;
+  const compile: Compile = function (this: NodeJS.Module, _content, filename) {
+    // eslint-disable-next-line prefer-rest-params
+    const result = original.apply(this, arguments as unknown as Parameters<Compile>);
+    if (!active || typeof filename !== 'string') return result;
+    const wanted = index.get(filename.slice(filename.lastIndexOf(sep) + 1));
+    if (wanted) seen(this, filename, wanted);
+    return result;
+  };
+  // Runs inside the application's require: nothing of ours may throw out of it.
+  const seen = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
+    try {
+      take(module, filename, wanted);
+    } catch (err) {
+      internalError(`load hook for ${filename}`, err);
     }
   };
-  extensions['.js'] = loader;
+  const take = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
+    for (const w of wanted) {
+      if (!filename.endsWith(w.suffix)) continue;
+      const basedir = filename.slice(0, filename.length - w.suffix.length);
+      if (!canBePackageRoot(basedir)) continue;
+      const patch = claim({ basedir, file: w.file });
+      if (!patch) continue;
+      const exports = module.exports;
+      const next = patch(exports);
+      if (next !== exports) module.exports = next;
+      return;
+    }
+  };
+  proto._compile = disguise(compile, original);
+  const unhookEsm = hookEsmEvaluatedCjs([...index.keys()], (module, filename) => {
+    const wanted = active && typeof filename === 'string' ? index.get(filename.slice(filename.lastIndexOf(sep) + 1)) : undefined;
+    if (wanted) seen(module, filename, wanted);
+  });
   return () => {
     active = false;
+    unhookEsm();
     // Put the original back only if nobody wrapped on top of us since.
-    if (extensions['.js'] === loader) extensions['.js'] = original;
+    if (proto._compile === compile) proto._compile = original;
   };
 }

@@ -16,6 +16,7 @@ const API: { [key in keyof AgentApi]: true } = {
   violations: true,
   onViolation: true,
   ForkSafetyError: true,
+  patchBundled: true,
 };
 
 /** Puts a stand-in for the agent's API on the global; `load` starts the agent (off) on first use. */

@@ -44,19 +44,32 @@ function idOf(p: ModulePatch): string {
   return `${p.package}/${p.file}`;
 }
 
-const versionCache = new Map<string, string | undefined>();
+/** What a folder's package.json says it is; read once per folder and hook. */
+interface PackageId {
+  name: string;
+  version: string | undefined;
+}
 
-function versionAt(basedir: string): string | undefined {
-  if (!versionCache.has(basedir)) {
-    let version: string | undefined;
+/**
+ * The package in `basedir`, by its own package.json: an npm alias (`"pg-legacy":
+ * "npm:pg@8.11.3"`), a vendored copy or pnpm's store is recognised by its `name`, not by
+ * the folder it was installed in. `names` are the packages patched, JSON-quoted: a
+ * package.json that holds none of them is not parsed (every package with a root `index.js`
+ * is read for pg-pool's; parsing them all cost more than reading them).
+ */
+function packageAt(basedir: string, names: readonly string[], cache: Map<string, PackageId | undefined>): PackageId | undefined {
+  if (!cache.has(basedir)) {
+    let id: PackageId | undefined;
     try {
-      version = JSON.parse(readFileSync(join(basedir, 'package.json'), 'utf8')).version;
+      const text = readFileSync(join(basedir, 'package.json'), 'utf8');
+      const json = names.some((n) => text.includes(n)) ? JSON.parse(text) : undefined;
+      id = typeof json?.name === 'string' ? { name: json.name, version: typeof json.version === 'string' ? json.version : undefined } : undefined;
     } catch {
-      version = undefined;
+      id = undefined;
     }
-    versionCache.set(basedir, version);
+    cache.set(basedir, id);
   }
-  return versionCache.get(basedir);
+  return cache.get(basedir);
 }
 
 interface Applied {
@@ -96,6 +109,21 @@ function apply(patch: Patch, exports: any, label: string): any {
   }
 }
 
+let modulePatches: readonly ModulePatch[] = [];
+
+/**
+ * Patches the exports of one file of a package that was not loaded from its own file: a
+ * copy an esbuild bundle inlined (forksafe/esbuild marks each such file with its package,
+ * path and version at build time). Returns what the bundle should use instead.
+ */
+export function patchBundledFile(name: string, file: string, version: string, exports: unknown): unknown {
+  let result = exports;
+  for (const p of modulePatches) {
+    if (p.package === name && p.file === file && satisfies(version, p.versions)) result = apply(p, result, `${name}/${file} ${version} (bundled)`);
+  }
+  return result;
+}
+
 /** Applies every patch: builtins now, packages as the application requires them. */
 export function installPatches(patches: readonly Patch[]): void {
   for (const p of patches) {
@@ -107,36 +135,42 @@ export function installPatches(patches: readonly Patch[]): void {
   syncBuiltinESMExports();
   for (const r of remembered) apply(r.patch, r.exports, r.label);
   const modules = patches.filter((p): p is ModulePatch => !isBuiltin(p));
+  modulePatches = modules;
   if (modules.length === 0 || unhook) return;
   const byId = new Map<string, ModulePatch[]>();
   for (const p of modules) byId.set(idOf(p), [...(byId.get(idOf(p)) ?? []), p]);
   const rangesOf = (pkg: string) => modules.filter((p) => p.package === pkg).map((p) => p.versions);
   const outside = new Set<string>();
-  // Files are matched where the drivers load them, so CJS and ESM apps are seen alike.
-  unhook = hookFirstLoads((exports, where) => {
-    const candidates = byId.get(`${where.name}/${where.file}`);
-    if (!candidates) return exports;
-    const version = versionAt(where.basedir);
-    let result = exports;
-    for (const p of candidates) {
-      if (version === undefined || !satisfies(version, p.versions)) {
+  const quotedNames = [...new Set(modules.map((p) => JSON.stringify(p.package)))];
+  const packages = new Map<string, PackageId | undefined>();
+  // Files are matched where the drivers load them, so CJS and ESM apps are seen alike; the
+  // package is what the package.json at `<basedir>` names, read only for files a patch names.
+  unhook = hookFirstLoads(
+    modules.map((p) => p.file),
+    ({ basedir, file }) => {
+      const id = packageAt(basedir, quotedNames, packages);
+      const candidates = id && byId.get(`${id.name}/${file}`);
+      if (!id || !candidates) return undefined;
+      const { name, version } = id;
+      const fitting = candidates.filter((p) => version !== undefined && satisfies(version, p.versions));
+      if (fitting.length === 0) {
         // A file patch for another layout of the same package is not news; a package
         // outside every declared range is, once.
-        const ranges = rangesOf(p.package);
-        if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(where.basedir)) {
-          outside.add(where.basedir);
-          debug('%s %s at %s is outside the supported versions (%s): left alone', p.package, version ?? '(no version)', where.basedir, ranges.join(' or '));
+        const ranges = rangesOf(name);
+        if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(basedir)) {
+          outside.add(basedir);
+          debug('%s %s at %s is outside the supported versions (%s): left alone', name, version ?? '(no version)', basedir, ranges.join(' or '));
         }
-        continue;
+        return undefined;
       }
-      result = apply(p, result, `${p.package}/${p.file} ${version}`);
-    }
-    return result;
-  });
+      return (exports) => fitting.reduce((result, p) => apply(p, result, `${name}/${file} ${version}`), exports);
+    },
+  );
 }
 
 /** Undoes every patch, where our wrapper is still the one in place. */
 export function uninstallPatches(): void {
+  modulePatches = [];
   unhook?.();
   unhook = undefined;
   for (const { patch, exports, label } of active.reverse()) {

@@ -1,5 +1,6 @@
 import { dirname, isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseSite } from '../agent/stacks';
 
 export interface SourcePlace {
   /** Relative to the current directory, with `/` separators. */
@@ -17,9 +18,9 @@ const agentDir = dirname(__dirname) + sep;
  * agent's own files, or a file outside `cwd` (a CI system can only point at its checkout).
  */
 export function userPlace(site: string, cwd = process.cwd()): SourcePlace | null {
-  const match = /^(.+):(\d+):(\d+)$/.exec(site);
-  if (match === null) return null;
-  let file = match[1]!;
+  const parsed = parseSite(site);
+  if (parsed === undefined) return null;
+  let file = parsed.file;
   if (file.startsWith('node:') || file.startsWith('<')) return null;
   if (file.startsWith('file://')) {
     try {
@@ -31,7 +32,7 @@ export function userPlace(site: string, cwd = process.cwd()): SourcePlace | null
   if (!isAbsolute(file) || file.startsWith(agentDir) || /[\\/]forksafe[\\/]dist[\\/]/.test(file)) return null;
   const rel = relative(cwd, file);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return null;
-  return { file: rel.split(sep).join('/'), line: Number(match[2]), col: Number(match[3]) };
+  return { file: rel.split(sep).join('/'), line: parsed.line, col: parsed.column };
 }
 
 /**

@@ -1,13 +1,16 @@
 import type { Patch } from '../agent/patching';
 import { childProcessPatch } from './child-process';
 import { clusterPatch } from './cluster';
+import { mariadbPatches } from './mariadb';
+import { mysqlPatch } from './mysql';
 import { mysql2Patches } from './mysql2';
 import { netPatch } from './net';
 import { pgClientPatches, pgPoolPatch } from './pg';
+import { postgresPatches } from './postgres';
 import { processPatch } from './process';
 import { knexPatch } from './knex';
 import { ioredisPatch, nodeRedisPatch } from './redis';
 import { sequelizePatch } from './sequelize';
 
 /** Everything forksafe patches, one file per module. */
-export const patches: readonly Patch[] = [netPatch, childProcessPatch, clusterPatch, processPatch, pgPoolPatch, ...pgClientPatches, ...mysql2Patches, knexPatch, sequelizePatch, ioredisPatch, nodeRedisPatch];
+export const patches: readonly Patch[] = [netPatch, childProcessPatch, clusterPatch, processPatch, pgPoolPatch, ...pgClientPatches, ...mysql2Patches, ...mariadbPatches, mysqlPatch, ...postgresPatches, knexPatch, sequelizePatch, ioredisPatch, nodeRedisPatch];
