@@ -64,13 +64,24 @@ async function main(): Promise<void> {
   const agent = prepareAgent(ROOT, options.agent);
   const selected = selectFigures(options);
   const results: FigureResult[] = [];
+  const failures: string[] = [];
   try {
     for (const [i, figure] of selected.entries()) {
       const ctx: Context = { agent, quick: options.quick, progress: (m) => log(`[${i + 1}/${selected.length}] ${m}`) };
       ctx.progress(figure.title);
       const t0 = Date.now();
-      const result = await figure.run(ctx);
-      results.push({ ...result, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+      try {
+        const result = await figure.run(ctx);
+        results.push({ ...result, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+      } catch (err) {
+        // One figure's failure (a shared server out of connections, say) costs that figure,
+        // not the minutes of the others: it is a row that says so, and the exit code is 1.
+        const message = err instanceof Error ? err.message : String(err);
+        failures.push(`${figure.id}: ${message}`);
+        log(`${figure.id} FAILED: ${message.split('\n').slice(0, 3).join(' | ')}`);
+        const reason = message.split('\n').find((l) => /error/i.test(l)) ?? message.split('\n')[0]!;
+        results.push({ id: figure.id, title: figure.title, settings: { error: message }, variants: {}, ratios: {}, rows: [{ label: figure.title, unit: '', measured: NaN, note: `FAILED: ${reason.slice(0, 100)}`, target: '', verdict: 'MISS' }], seconds: Math.round((Date.now() - t0) / 100) / 10 });
+      }
     }
   } finally {
     agent.cleanup();
@@ -122,6 +133,10 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+  if (failures.length) {
+    process.stderr.write(`bench: ${failures.length} figure(s) failed:\n${failures.join('\n')}\n`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err) => {
