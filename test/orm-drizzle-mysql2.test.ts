@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mysqlUser, runFixture, waitFor } from './helpers';
 
-test('Drizzle on mysql2: its pool is tracked with the driver'\''s counts, disconnectAll() closes its idle connections, and its socket is caught at a door', async () => {
+test("Drizzle on mysql2: its pool is tracked with the driver's counts, disconnectAll() closes its idle connections, and its socket is caught at a door", async () => {
   const my = await mysqlUser();
   try {
     const run = await runFixture('drizzle/mysql2.js', { env: { FORKSAFE_MODE: 'strict', MYSQL_USER: my.user, MYSQL_PASSWORD: '' } });
