@@ -4,6 +4,7 @@ import { residentMemory } from './memory';
 import { ipcSend, spawnLoop } from './processes';
 import { instructionsConnect, instructionsSend, instructionsSpawn, instructionsStartup } from './instructions';
 import { queryLoop } from './queries';
+import { reportRender } from './report';
 import { connectLoop, disconnectScale, doorCheck, spawnScale } from './scale';
 import { startupDrivers, startupEmpty } from './startup';
 import type { Figure } from './types';
@@ -30,6 +31,7 @@ export const figures: Figure[] = [
   spawnScale,
   disconnectScale,
   connectLoop,
+  reportRender,
   instructionsStartup,
   instructionsSpawn,
   instructionsSend,
