@@ -40,7 +40,7 @@ interface JestRun {
   pid: number;
 }
 
-function runJest(dir: string, launch: Launch, jestArgs: string[], appName: string): Promise<JestRun> {
+function runJest(dir: string, launch: Launch, jestArgs: string[], appName: string, mode = 'strict'): Promise<JestRun> {
   const jest = join(dir, 'node_modules', 'jest', 'bin', 'jest.js');
   const report = join(dir, 'report.jsonl');
   const env: NodeJS.ProcessEnv = { ...process.env, ...serverEnv(), PGAPPNAME: appName, NODE_OPTIONS: '', CI: 'true', FORCE_COLOR: '0' };
@@ -48,7 +48,7 @@ function runJest(dir: string, launch: Launch, jestArgs: string[], appName: strin
   delete env.FORKSAFE_REPORT;
   let args: string[];
   if (launch === 'NODE_OPTIONS') {
-    Object.assign(env, { NODE_OPTIONS: `-r ${REGISTER}`, FORKSAFE_MODE: 'strict', FORKSAFE_REPORT: report });
+    Object.assign(env, { NODE_OPTIONS: `-r ${REGISTER}`, FORKSAFE_MODE: mode, FORKSAFE_REPORT: report });
     args = [jest, ...jestArgs];
   } else {
     args = [CLI, 'run', '--strict', '--report', report, '--', process.execPath, jest, ...jestArgs];
@@ -120,6 +120,22 @@ for (const version of VERSIONS) {
       });
     }
   }
+
+  test(`Jest ${version}: setupFiles: ['forksafe/strict'] makes a log-mode agent strict for the test run`, async () => {
+    const p = project(version, ['violating.test.js']);
+    const app = uniqueName('fsjest');
+    try {
+      // The agent runs in log mode (FORKSAFE_MODE=log): only the setup file can make it strict.
+      writeFileSync(join(p.dir, 'package.json'), JSON.stringify({ name: 'jest-project', private: true, jest: { setupFiles: ['forksafe/strict'] } }));
+      const strict = await runJest(p.dir, 'NODE_OPTIONS', ['--runInBand'], app, 'log');
+      assert.notEqual(strict.code, 0, strict.output);
+      assert.match(strict.output, /ForkSafetyError: A connection's socket was handed to another process/);
+      assert.deepEqual(strict.report.filter((r) => r.type === 'violation').map((r) => r.mode), ['strict']);
+    } finally {
+      p.cleanup();
+      await noSessionsLeft(app);
+    }
+  });
 
   test(`Jest ${version}, forksafe run --strict: a clean file passes with zero violations`, async () => {
     const p = project(version, ['clean.test.js']);
