@@ -48,6 +48,8 @@ for (const version of VERSIONS) {
           assert.match(v.site.slice(file.length), new RegExp(`^:${SITE_LINE}:\\d+$`), v.site);
           assert.ok(v.site.startsWith(file), v.site);
           assert.ok(v.message.includes(`at ${v.site};`), v.message);
+          // The running test, as Mocha's Runner knows it (patches/mocha.ts): its full title.
+          assert.deepEqual(v.test, { file, name: 'hands a pooled socket to a child' });
           // Plain: the test ran in Mocha's own process; --parallel: in a worker, a child of it.
           const where = `violation pid ${v.pid} ppid ${v.ppid}, spawned ${run.pid}`;
           if (launch === 'NODE_OPTIONS') assert.equal(parallel ? v.ppid : v.pid, run.pid, where);
