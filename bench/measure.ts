@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import type { AgentUnderTest } from './agent';
 import { workloadEnv } from './machine';
+import { countInstructions } from './callgrind';
 import { runOnce, Served, type Once } from './processes';
 
 export const WORKLOADS = join(__dirname, 'workloads');
@@ -37,7 +38,7 @@ export function otel(driver: 'pg' | 'mysql2'): Variant {
   return { name: 'otel', node: ['-r', join(OTEL, `${driver}.js`)] };
 }
 
-function launch(ctx: Context, v: Variant, args: string[], extraNode: string[] = []) {
+export function launch(ctx: Context, v: Variant, args: string[], extraNode: string[] = []) {
   return { node: [...extraNode, ...v.node], args: [...args, ...(v.args ?? [])], cwd: ctx.agent.cwd, env: workloadEnv(v.env) };
 }
 
@@ -116,4 +117,26 @@ export const sumMs = (blocks: { ms: number }[]): number => blocks.reduce((n, b) 
 
 export function workload(name: string, ...args: (string | number)[]): string[] {
   return [join(WORKLOADS, name), ...args.map(String)];
+}
+
+/**
+ * `runs` instruction counts (callgrind) per variant, taken in turn. Counts do not depend on
+ * the machine's load, so two processes are counted at a time (valgrind is ~50× slower).
+ */
+export async function countRounds(ctx: Context, title: string, variants: Variant[], args: string[], runs: number): Promise<Record<string, number[]>> {
+  const out: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.name, []]));
+  const jobs = Array.from({ length: runs }, (_, round) => variants.map((v) => ({ round, v }))).flat();
+  let next = 0;
+  let done = 0;
+  const results: number[] = new Array(jobs.length);
+  async function worker(): Promise<void> {
+    while (next < jobs.length) {
+      const i = next++;
+      results[i] = await countInstructions(launch(ctx, jobs[i]!.v, args));
+      ctx.progress(`${title}: ${++done}/${jobs.length} counted (callgrind)`);
+    }
+  }
+  await Promise.all([worker(), worker()]);
+  jobs.forEach((j, i) => out[j.v.name]!.push(results[i]!));
+  return out;
 }

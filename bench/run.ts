@@ -1,11 +1,11 @@
-// `npm run bench [-- --quick] [--out <file>] [--agent packed|dist] [--only <id,...>]`:
+// `npm run bench [-- --quick] [--instructions] [--out <file>] [--agent packed|dist] [--only <id,...>]`:
 // what the agent costs, as ratios against bare Node measured in the same run.
 // Progress goes to stderr; the table to stdout; every sample to the results JSON.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { prepareAgent } from './agent';
-import { figures, type FigureResult } from './figures';
+import { figures, selectFigures, type FigureResult } from './figures';
 import { machine, sessions, sessionsSettled } from './machine';
 import type { Context } from './measure';
 import { renderTable } from './table';
@@ -14,6 +14,7 @@ const ROOT = resolve(__dirname, '..');
 
 interface Options {
   quick: boolean;
+  instructions: boolean;
   out: string;
   agent: 'packed' | 'dist';
   only: string[] | undefined;
@@ -25,16 +26,17 @@ function localDate(d: Date): string {
 }
 
 function usage(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--out <file>] [--agent packed|dist] [--only <figure-id>,...]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--instructions] [--out <file>] [--agent packed|dist] [--only <figure-id>,...]\n`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, out: join(ROOT, 'bench', 'results', `${localDate(new Date())}.json`), agent: 'packed', only: undefined };
+  const o: Options = { quick: false, instructions: false, out: join(ROOT, 'bench', 'results', `${localDate(new Date())}.json`), agent: 'packed', only: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => argv[++i] ?? usage(`${a} needs a value`);
     if (a === '--quick') o.quick = true;
+    else if (a === '--instructions') o.instructions = true;
     else if (a === '--out') o.out = resolve(value());
     else if (a === '--agent') {
       const v = value();
@@ -60,15 +62,26 @@ async function main(): Promise<void> {
   const before = await sessions();
   log(`preparing the agent (${options.agent})`);
   const agent = prepareAgent(ROOT, options.agent);
-  const selected = figures.filter((f) => !options.only || options.only.includes(f.id));
+  const selected = selectFigures(options);
   const results: FigureResult[] = [];
+  const failures: string[] = [];
   try {
     for (const [i, figure] of selected.entries()) {
       const ctx: Context = { agent, quick: options.quick, progress: (m) => log(`[${i + 1}/${selected.length}] ${m}`) };
       ctx.progress(figure.title);
       const t0 = Date.now();
-      const result = await figure.run(ctx);
-      results.push({ ...result, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+      try {
+        const result = await figure.run(ctx);
+        results.push({ ...result, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+      } catch (err) {
+        // One figure's failure (a shared server out of connections, say) costs that figure,
+        // not the minutes of the others: it is a row that says so, and the exit code is 1.
+        const message = err instanceof Error ? err.message : String(err);
+        failures.push(`${figure.id}: ${message}`);
+        log(`${figure.id} FAILED: ${message.split('\n').slice(0, 3).join(' | ')}`);
+        const reason = message.split('\n').find((l) => /error/i.test(l)) ?? message.split('\n')[0]!;
+        results.push({ id: figure.id, title: figure.title, settings: { error: message }, variants: {}, ratios: {}, rows: [{ label: figure.title, unit: '', measured: NaN, note: `FAILED: ${reason.slice(0, 100)}`, target: '', verdict: 'MISS' }], seconds: Math.round((Date.now() - t0) / 100) / 10 });
+      }
     }
   } finally {
     agent.cleanup();
@@ -80,6 +93,7 @@ async function main(): Promise<void> {
     version: 1,
     date: date.toISOString(),
     quick: options.quick,
+    instructions: options.instructions,
     durationSeconds: Math.round((Date.now() - started) / 1000),
     agent: { how: agent.how, register: agent.register, describe: agent.describe },
     machine: host,
@@ -109,6 +123,7 @@ async function main(): Promise<void> {
       `machine: ${host.cpus} × ${host.cpuModel}, ${(host.memoryMB / 1024).toFixed(1)} GB, ${host.platform}; Node ${host.node}; PostgreSQL ${host.postgres}; MariaDB ${host.mysql}`,
       `load average (1 min): ${host.loadAverage.toFixed(2)} at the start, ${loadavg()[0]!.toFixed(2)} at the end (the servers run on the same machine)`,
       `agent: ${agent.describe}`,
+      ...(selected.some((f) => f.group === 'instructions') ? ['instruction counts: valgrind --tool=callgrind, NODE_EXTRA_CA_CERTS unset for bare and agent alike; children not counted'] : []),
       '',
       renderTable(rows),
       '',
@@ -118,6 +133,10 @@ async function main(): Promise<void> {
       '',
     ].join('\n'),
   );
+  if (failures.length) {
+    process.stderr.write(`bench: ${failures.length} figure(s) failed:\n${failures.join('\n')}\n`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err) => {

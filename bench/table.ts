@@ -6,6 +6,7 @@ function num(value: number, unit: string): string {
   if (!Number.isFinite(value)) return 'n/a';
   if (unit === 'qps') return `${Math.round(value).toLocaleString('en')} q/s`;
   if (unit === 'k') return value.toFixed(2);
+  if (unit === 'M instr' || unit === 'k instr') return `${value.toFixed(1)} ${unit}`;
   const digits = Math.abs(value) < 10 ? 2 : Math.abs(value) < 100 ? 1 : 0;
   return `${value.toFixed(digits)} ${unit}`;
 }
@@ -18,7 +19,8 @@ function ratioCell(row: Row): string {
   if (!row.ratio) return row.note ?? '';
   const r = row.ratio;
   const text = `${r.median.toFixed(3)} [${r.min.toFixed(2)}–${r.max.toFixed(2)}]`;
-  return row.delta ? `${text} ${signed(row.delta.median, row.unit)}` : text;
+  const withDelta = row.delta ? `${text} ${signed(row.delta.median, row.unit)}` : text;
+  return row.note ? `${withDelta}, ${row.note}` : withDelta;
 }
 
 export function renderTable(rows: Row[]): string {

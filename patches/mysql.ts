@@ -7,7 +7,8 @@ import { captureStack } from '../agent/stacks';
 import { formatTarget, type TargetParts } from '../agent/target';
 import { unwrapMethod, wrapMethod } from '../agent/wrap';
 import { closeConnection } from './shared/close-connection';
-import { socketsOf, sumCounts } from './shared/driver-sockets';
+import { clusterOf } from './shared/cluster';
+import { socketsOf } from './shared/driver-sockets';
 import { SUPPORTED } from './shared/supported';
 
 // mysql (mysqljs/mysql) 2.18. index.js's createPool / createConnection / createPoolCluster
@@ -75,18 +76,7 @@ const poolAdapter: Adapter<MyPool> = {
 
 const pools = (cluster: MyCluster): MyPool[] => Object.values(cluster._nodes).map((node) => node.pool);
 
-const clusterAdapter: Adapter<MyCluster> = {
-  driver: 'mysql',
-  kind: 'cluster',
-  target: (cluster) => [...new Set(pools(cluster).map((p) => targetOf(p.config.connectionConfig)))].join(',') || '(no nodes)',
-  counts: (cluster) => sumCounts(pools(cluster).map(poolCounts)),
-  disconnectIdle: (cluster) => {
-    const all = cluster._closed ? [] : pools(cluster).map(poolDisconnect);
-    return { closed: all.reduce((n, c) => n + c.closed, 0), settled: all.flatMap((c) => c.settled) };
-  },
-  sockets: (cluster) => pools(cluster).flatMap((p) => socketsOf(p._allConnections, socketOf)),
-  ended: (cluster) => cluster._closed,
-};
+const clusterAdapter = clusterOf<MyCluster, MyPool>(poolAdapter, pools, (cluster) => cluster._closed);
 
 const connectionAdapter: Adapter<MyConnection> = {
   driver: 'mysql',

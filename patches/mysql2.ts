@@ -6,7 +6,8 @@ import { captureStack } from '../agent/stacks';
 import { formatTarget } from '../agent/target';
 import { disguise, unwrapMethod, wrapMethod } from '../agent/wrap';
 import { closeConnection } from './shared/close-connection';
-import { driverSocket, socketsOf, sumCounts } from './shared/driver-sockets';
+import { clusterOf } from './shared/cluster';
+import { driverSocket, socketsOf } from './shared/driver-sockets';
 import { LAYOUTS } from './shared/supported';
 
 // mysql2. A pool keeps queues `_allConnections` and `_freeConnections` (`length`,
@@ -91,18 +92,7 @@ const poolAdapter: Adapter<MyPool> = {
 
 const pools = (cluster: MyCluster): MyPool[] => Object.values(cluster._nodes).map((node) => node.pool);
 
-const clusterAdapter: Adapter<MyCluster> = {
-  driver: 'mysql2',
-  kind: 'cluster',
-  target: (cluster) => [...new Set(pools(cluster).map((p) => formatTarget(p.config.connectionConfig)))].join(',') || '(no nodes)',
-  counts: (cluster) => sumCounts(pools(cluster).map(poolCounts)),
-  disconnectIdle: (cluster) => {
-    const all = cluster._closed ? [] : pools(cluster).map(poolDisconnect);
-    return { closed: all.reduce((n, c) => n + c.closed, 0), settled: all.flatMap((c) => c.settled) };
-  },
-  sockets: (cluster) => pools(cluster).flatMap(poolSockets),
-  ended: (cluster) => cluster._closed,
-};
+const clusterAdapter = clusterOf<MyCluster, MyPool>(poolAdapter, pools, (cluster) => cluster._closed);
 
 const connectionAdapter: Adapter<MyConnection> = {
   driver: 'mysql2',

@@ -1,13 +1,16 @@
 // `npm run bench -- --quick` end to end: it exits 0, prints a row for every figure, and
-// writes a valid results file where it is told to. Times and ratios are never asserted:
-// they belong to the machine, not to the code.
+// writes a valid results file where it is told to; and one instruction count under callgrind
+// (the --instructions figures take minutes, so the quick run leaves them out). Times, counts
+// and ratios are never asserted: they belong to the machine, not to the code.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { figures } from '../bench/figures';
+import { countInstructions } from '../bench/callgrind';
+import { selectFigures } from '../bench/figures';
+import { workloadEnv } from '../bench/machine';
 
 const ROOT = resolve(__dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'forksafe-bench-test-'));
@@ -35,6 +38,8 @@ function assertSeries(s: any, where: string): void {
   assert.ok(s.samples.every(isFiniteNumber), `${where}: every sample is a number`);
   assert.equal(s.n, s.samples.length, `${where}: n`);
 }
+
+const figures = selectFigures({ quick: true, instructions: false });
 
 test('npm run bench -- --quick prints every figure and writes its results where --out says', { timeout: 180_000 }, async () => {
   const out = join(dir, 'quick.json');
@@ -66,6 +71,12 @@ test('npm run bench -- --quick prints every figure and writes its results where 
     'IPC send() of net.Socket handles',
     'IPC send() of net.Server handles',
     'RSS after gc',
+    'send door with a handle: agent − bare per send(), 10 tracked sockets',
+    'send door with a handle: agent − bare per send(), 1,000 tracked sockets',
+    'tracked sockets ×',
+    'disconnectAll() at scale, 1,000 idle conns in 100 pools',
+    'disconnectAll() at scale growth',
+    'pg connect + end, one after another',
   ]) {
     assert.ok(run.stdout.includes(words), `no row for "${words}" in:\n${run.stdout}`);
   }
@@ -99,4 +110,14 @@ test('npm run bench -- --quick prints every figure and writes its results where 
   }
   // Every workload ended its pools.
   assert.ok(results.sessions.after.pg <= results.sessions.before.pg, `pg sessions ${results.sessions.before.pg} → ${results.sessions.after.pg}`);
+});
+
+test('an instruction count is callgrind\'s total for the process, with NODE_EXTRA_CA_CERTS unset', { timeout: 120_000 }, async () => {
+  // A certificate bundle that does not exist: Node warns on stderr and the count still comes;
+  // the point is that the variable never reaches the counted process (its stdout says so).
+  const env = workloadEnv({ NODE_EXTRA_CA_CERTS: join(dir, 'no-such-bundle.pem') });
+  const n = await countInstructions({ node: [], args: ['-e', 'if (process.env.NODE_EXTRA_CA_CERTS) process.exit(3)'], cwd: ROOT, env });
+  assert.ok(Number.isInteger(n) && n > 1e6, `instructions: ${n}`);
+  // A failing process is an error, not a count.
+  await assert.rejects(countInstructions({ node: [], args: ['-e', 'process.exit(3)'], cwd: ROOT, env }), /exited with 3/);
 });

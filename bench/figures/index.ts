@@ -2,7 +2,10 @@
 import { disconnectCurve, forkOnline, forkUnderLoad } from './forks';
 import { residentMemory } from './memory';
 import { ipcSend, spawnLoop } from './processes';
+import { instructionsConnect, instructionsSend, instructionsSpawn, instructionsStartup } from './instructions';
 import { queryLoop } from './queries';
+import { reportRender } from './report';
+import { connectLoop, disconnectScale, doorCheck, spawnScale } from './scale';
 import { startupDrivers, startupEmpty } from './startup';
 import type { Figure } from './types';
 
@@ -24,5 +27,24 @@ export const figures: Figure[] = [
   ipcSend('sockets'),
   ipcSend('servers'),
   residentMemory,
+  doorCheck,
+  spawnScale,
+  disconnectScale,
+  connectLoop,
+  reportRender,
+  instructionsStartup,
+  instructionsSpawn,
+  instructionsSend,
+  instructionsConnect,
 ];
+
+/**
+ * What a run measures: `--instructions` the callgrind counts alone; `--quick` everything
+ * else (a count takes seconds per process); a full run everything.
+ */
+export function selectFigures(options: { quick: boolean; instructions: boolean; only?: string[] }): Figure[] {
+  if (options.only) return figures.filter((f) => options.only!.includes(f.id));
+  if (options.instructions) return figures.filter((f) => f.group === 'instructions');
+  return options.quick ? figures.filter((f) => f.group !== 'instructions') : figures;
+}
 

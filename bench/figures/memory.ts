@@ -16,7 +16,7 @@ export const residentMemory: Figure = {
       (r: Once) => r.json.rssMB, { extraNode: ['--expose-gc'] },
     );
     const delta = paired(samples.agent!, samples.bare!, difference);
-    const row = compare(`${this.title} (5 pg + 5 mysql2 pools × 10)`, 'MB', samples, 'agent', '≤ +3 MB', () => (delta.median <= 3 ? 'PASS' : 'MISS'));
+    const row = compare(`${this.title} (5 pg + 5 mysql2 pools × 10)`, 'MB', samples, 'agent', '≤ +1 MB', () => (delta.median <= 1 ? 'PASS' : 'MISS'));
     return {
       id: this.id,
       title: this.title,

@@ -37,7 +37,7 @@ export function ipcSend(kind: 'objects' | 'sockets' | 'servers'): Figure {
         settings: { ...plan, total, measured: `ms until the child has received ${total} messages, in blocks of ${per} taken in turn` },
         variants: seriesOf(samples),
         ratios: ratiosOf(samples),
-        rows: [compare(`${this.title} ×${total}`, 'ms', samples, 'agent', '≤ 1.02', atMost(1.02))],
+        rows: [compare(`${this.title} ×${total}`, 'ms', samples, 'agent', kind === 'objects' ? '≤ 1.01' : '≤ 1.02', atMost(kind === 'objects' ? 1.01 : 1.02))],
       };
     },
   };

@@ -12,7 +12,7 @@ export const startupEmpty: Figure = {
     const pairs = pick(ctx, 5, 40);
     const samples = await processRounds(ctx, this.title, [bare, withAgent(ctx)], ['-e', '0'], pairs, (r: Once) => r.wallMs);
     const delta = paired(samples.agent!, samples.bare!, difference);
-    const row = compare(this.title, 'ms', samples, 'agent', '≤ +5 ms', () => (delta.median <= 5 ? 'PASS' : 'MISS'));
+    const row = compare(this.title, 'ms', samples, 'agent', '≤ +3 ms', () => (delta.median <= 3 ? 'PASS' : 'MISS'));
     return { id: this.id, title: this.title, settings: { pairs, measured: 'wall time from spawn to exit, in the orchestrator' }, variants: seriesOf(samples), ratios: ratiosOf(samples), extra: { delta }, rows: [{ ...row, delta }] };
   },
 };
@@ -23,7 +23,7 @@ export const startupDrivers: Figure = {
   async run(ctx) {
     const pairs = pick(ctx, 3, 30);
     const samples = await processRounds(ctx, this.title, [bare, withAgent(ctx)], workload('require-drivers.js'), pairs, (r: Once) => r.wallMs);
-    const row = compare(this.title, 'ms', samples, 'agent', '≤ 1.10', atMost(1.1));
+    const row = compare(this.title, 'ms', samples, 'agent', '≤ 1.02', atMost(1.02));
     return { id: this.id, title: this.title, settings: { pairs, measured: 'wall time from spawn to exit, in the orchestrator' }, variants: seriesOf(samples), ratios: ratiosOf(samples), rows: [row] };
   },
 };

@@ -36,6 +36,8 @@ export interface FigureResult {
 export interface Figure {
   id: string;
   title: string;
+  /** `instructions`: counted under callgrind (`--instructions`; full runs, not --quick). */
+  group?: 'instructions';
   run(ctx: Context): Promise<FigureResult>;
 }
 

@@ -1,7 +1,8 @@
 'use strict';
 // IPC `send()` to a forked child of what is not a database connection: plain objects
-// (`--kind objects`), a connected net.Socket each time (`sockets`), or a listening
-// net.Server (`servers`). The parent holds 10 pooled pg connections, one of them checked
+// (`--kind objects`), an accepted net.Socket each time (`sockets`: what a primary that
+// balances connections over workers hands them; a client socket of this process would be a
+// violation at the agent's door, a different path), or a listening net.Server (`servers`). The parent holds 10 pooled pg connections, one of them checked
 // out across the fork, so the agent's send and receive doors have sockets to compare with.
 // Each block sends `count` and returns the time until the child has received them all.
 const { fork } = require('node:child_process');
@@ -12,16 +13,25 @@ const { pgConfig, arg, fillPgPool, serve, performance } = require('./common');
 
 const kind = arg('kind', 'objects');
 
-function connectedSockets(server, n) {
+/** `n` sockets accepted by `server` (their client ends are kept in `clients`, closed later). */
+function acceptedSockets(server, clients, n) {
   const { port } = server.address();
-  return Promise.all(Array.from({ length: n }, () => new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => resolve(s));
-    s.on('error', reject);
-  })));
+  const accepted = [];
+  return new Promise((resolve, reject) => {
+    const onConnection = (s) => {
+      accepted.push(s.on('error', () => {}));
+      if (accepted.length === n) {
+        server.off('connection', onConnection);
+        resolve(accepted);
+      }
+    };
+    server.on('connection', onConnection);
+    for (let i = 0; i < n; i++) clients.push(net.connect(port, '127.0.0.1').on('error', reject));
+  });
 }
 
-async function sendBatch({ child, server }, n) {
-  const sockets = kind === 'sockets' ? await connectedSockets(server, n) : [];
+async function sendBatch({ child, server, clients }, n) {
+  const sockets = kind === 'sockets' ? await acceptedSockets(server, clients, n) : [];
   child.send({ expect: n });
   const received = once(child, 'message');
   const t0 = performance.now();
@@ -42,20 +52,22 @@ serve({
     const child = fork(join(__dirname, 'ipc-child.js'));
     await once(child, 'message');
     await fillPgPool(pool, 9);
-    // An accepted socket closes when the child destroys the peer it was sent.
-    const server = net.createServer((s) => s.on('error', () => {}).on('end', () => s.destroy()).resume());
+    const server = net.createServer();
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
-    const state = { pool, held, child, server };
+    // A client end closes when the child destroys the accepted socket it was sent.
+    const clients = [];
+    const state = { pool, held, child, server, clients };
     await sendBatch(state, kind === 'objects' ? 2000 : 20);
     return state;
   },
   async block(state, { count }) {
     return { ms: await sendBatch(state, count) };
   },
-  async teardown({ pool, held, child, server }) {
+  async teardown({ pool, held, child, server, clients }) {
     child.send('done');
     await once(child, 'exit');
+    for (const c of clients) c.destroy();
     server.close();
     held.release();
     await pool.end();

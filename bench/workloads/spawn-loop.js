@@ -1,8 +1,12 @@
 'use strict';
 // `spawn('true')`, one after the other, with 10 idle pooled pg connections in the parent
-// (what the agent looks at on every spawn). Each block spawns `count` times.
+// (what the agent looks at on every spawn) and, with `--sockets n`, n more real idle client
+// sockets tracked through forksafe.register() (pools of 10; see sockets.js). Each block
+// spawns `count` times.
 const { spawn } = require('node:child_process');
-const { pgConfig, fillPgPool, serve, performance } = require('./common');
+const { pgConfig, arg, fillPgPool, serve, performance } = require('./common');
+
+const extra = arg('sockets', 0);
 
 function spawnTrue() {
   return new Promise((resolve, reject) => {
@@ -22,11 +26,27 @@ serve({
   async setup() {
     const pool = new (require('pg').Pool)({ ...pgConfig, max: 10 });
     await fillPgPool(pool, 10);
+    let tracked;
+    if (extra > 0) {
+      const { startSink, openSockets, registerPools } = require('./sockets');
+      const sink = await startSink();
+      tracked = { sink, pools: registerPools(await openSockets(sink.port, extra), 10) };
+    }
     await spawnMany(20);
-    return pool;
+    return { pool, tracked };
   },
-  async block(_pool, { count }) {
+  async block(_state, { count }) {
     return { ms: await spawnMany(count) };
   },
-  teardown: (pool) => pool.end(),
+  async teardown({ pool, tracked }) {
+    if (tracked) {
+      for (const p of tracked.pools) {
+        p.untrack();
+        p.disconnect();
+      }
+      await Promise.all(tracked.pools.map((p) => p.closed));
+      await tracked.sink.stop();
+    }
+    await pool.end();
+  },
 });

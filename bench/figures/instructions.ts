@@ -1,0 +1,115 @@
+// Instruction counts (valgrind callgrind) beside the wall times: start-up, and the spawn,
+// send and connect loops. NODE_EXTRA_CA_CERTS is unset for every count (see callgrind.ts).
+import { join } from 'node:path';
+import { bare, countRounds, withAgent, workload, WORKLOADS, type Context, type Variant } from '../measure';
+import { paired, ratio, series, type Series } from '../stats';
+import { atMost, pick, ratiosOf, seriesOf } from './compare';
+import type { Figure, Row, Verdict } from './types';
+
+const M = 1e6;
+
+/** A row of counts: medians in millions of instructions, the ratio per round. */
+function countRow(label: string, samples: Record<string, number[]>, name: string, against: string, target: string, verdict: (r: Series) => Verdict): Row {
+  const r = paired(samples[name]!, samples[against]!, ratio);
+  const b = series(samples[against]!);
+  const m = series(samples[name]!);
+  return {
+    label,
+    unit: 'M instr',
+    baseline: b.median / M,
+    measured: m.median / M,
+    ratio: r,
+    // The difference in instructions, and the spread of the counts themselves: how far apart
+    // repeated runs of one variant are.
+    note: `${m.median >= b.median ? '+' : ''}${((m.median - b.median) / M).toFixed(1)} M, spread ±${((b.max - b.min) / 2 / M).toFixed(1)} M / ±${((m.max - m.min) / 2 / M).toFixed(1)} M`,
+    target,
+    verdict: verdict(r),
+  };
+}
+
+const plusPercent = (max: number) => (r: Series): Verdict => (r.median <= 1 + max / 100 ? 'PASS' : 'MISS');
+
+export const instructionsStartup: Figure = {
+  id: 'instructions-startup',
+  title: 'instructions: start-up',
+  group: 'instructions',
+  async run(ctx) {
+    const runs = pick(ctx, 1, 3);
+    const agent = withAgent(ctx);
+    const e0 = ['-e', '0'];
+    const drivers = workload('require-drivers.js');
+    const variants: Variant[] = [
+      { ...bare, args: e0 },
+      { name: 'empty', node: ['-r', join(WORKLOADS, 'empty.js')], args: e0 },
+      { name: 'builtins', node: [], args: ['-e', "require('child_process'); require('cluster')"] },
+      { ...agent, args: e0 },
+      { ...withAgent(ctx, { name: 'off', env: { FORKSAFE_MODE: 'off' } }), args: e0 },
+      { name: 'driversBare', node: [], args: drivers },
+      { name: 'driversAgent', node: agent.node, args: drivers },
+    ];
+    const samples = await countRounds(ctx, this.title, variants, [], runs);
+    return {
+      id: this.id,
+      title: this.title,
+      settings: { runs, measured: 'instructions of the whole process (callgrind `Collected`), NODE_EXTRA_CA_CERTS unset; variants counted in turn, two at a time' },
+      variants: seriesOf(samples),
+      ratios: ratiosOf(samples),
+      rows: [
+        countRow('instructions: node -e 0 · -r of an empty file', samples, 'empty', 'bare', '(reference)', () => ''),
+        countRow("instructions: node -e 0 · require('child_process'), require('cluster')", samples, 'builtins', 'bare', '(reference)', () => ''),
+        countRow('instructions: node -e 0 · agent', samples, 'agent', 'bare', '≤ 1.015 (+1.5%)', plusPercent(1.5)),
+        countRow('instructions: node -e 0 · agent, FORKSAFE_MODE=off', samples, 'off', 'bare', '≤ 1.006 (+0.6%)', plusPercent(0.6)),
+        countRow('instructions: require pg + mysql2, exit · agent', samples, 'driversAgent', 'driversBare', '≤ 1.02', atMost(1.02)),
+      ],
+    };
+  },
+};
+
+/**
+ * A loop's own instructions: the process with `count` iterations minus the same process
+ * with none, per iteration, bare and agent; the ratio is agent / bare of those, per round.
+ */
+function loopFigure(id: string, title: string, args: (count: number) => string[], counts: { quick: number; full: number }, target: number): Figure {
+  return {
+    id,
+    title,
+    group: 'instructions',
+    async run(ctx: Context) {
+      const runs = pick(ctx, 1, 3);
+      const count = pick(ctx, counts.quick, counts.full);
+      const variants = (n: number): Variant[] => [
+        { ...bare, name: `bare.${n}`, args: args(n) },
+        { ...withAgent(ctx), name: `agent.${n}`, args: args(n) },
+      ];
+      const samples = await countRounds(ctx, this.title, [...variants(count), ...variants(0)], [], runs);
+      const per = (v: 'bare' | 'agent') => samples[`${v}.${count}`]!.map((x, i) => (x - samples[`${v}.0`]![i]!) / count);
+      const perIteration = { bare: per('bare'), agent: per('agent') };
+      const r = paired(perIteration.agent, perIteration.bare, ratio);
+      const spread = (v: string) => {
+        const s = series(samples[v]!);
+        return (s.max - s.min) / 2 / M;
+      };
+      return {
+        id: this.id,
+        title: this.title,
+        settings: { runs, count, measured: `instructions of the process with ${count} iterations minus the same with 0, per iteration (callgrind, children not counted, NODE_EXTRA_CA_CERTS unset)` },
+        variants: { ...seriesOf(samples), ...Object.fromEntries(Object.entries(perIteration).map(([k, v]) => [`${k}.perIteration`, series(v)])) },
+        ratios: { 'agent.perIteration': r },
+        rows: [{
+          label: `${this.title} ×${count}, per iteration`,
+          unit: 'k instr',
+          baseline: series(perIteration.bare).median / 1e3,
+          measured: series(perIteration.agent).median / 1e3,
+          ratio: r,
+          note: `process spread ±${spread(`bare.${count}`).toFixed(1)} M / ±${spread(`agent.${count}`).toFixed(1)} M`,
+          target: `≤ ${target.toFixed(2)}`,
+          verdict: atMost(target)(r),
+        }],
+      };
+    },
+  };
+}
+
+export const instructionsSpawn = loopFigure('instructions-spawn', "instructions: spawn('true') loop", (n) => workload('count-loop.js', '--loop', 'spawn', '--count', n), { quick: 5, full: 20 }, 1.02);
+export const instructionsSend = loopFigure('instructions-send', 'instructions: IPC send() of objects', (n) => workload('count-loop.js', '--loop', 'send', '--count', n), { quick: 200, full: 2000 }, 1.01);
+export const instructionsConnect = loopFigure('instructions-connect', 'instructions: pg connect + end', (n) => workload('connect-loop.js', '--once', n), { quick: 5, full: 20 }, 1.02);
