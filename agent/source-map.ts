@@ -32,8 +32,12 @@ function decodeSegment(segment: string): number[] {
  */
 export function originalPosition(mapPath: string, line: number, col: number): { line: number; col: number } | undefined {
   const map = JSON.parse(readFileSync(mapPath, 'utf8')) as { mappings?: unknown };
-  if (typeof map.mappings !== 'string') return undefined;
-  const lines = map.mappings.split(';');
+  return typeof map.mappings === 'string' ? positionIn(map.mappings, line, col) : undefined;
+}
+
+/** The same, by a map's `mappings` field (a runner that keeps its maps in memory: Vitest). */
+export function positionIn(mappings: string, line: number, col: number): { line: number; col: number } | undefined {
+  const lines = mappings.split(';');
   // Source index, line and column are relative to the previous segment across all lines.
   let srcLine = 0;
   let srcCol = 0;

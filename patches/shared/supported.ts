@@ -61,4 +61,6 @@ export const SUPPORTED = {
   // Jest's module runtime, one range per layout (patches/jest-runtime.ts); verified on 29.7 and 30.5.
   'jest-runtime@29': '>=29 <30',
   'jest-runtime@30': '>=30 <31',
+  // Runner#run and Runner#currentRunnable in lib/runner.js (patches/mocha.ts); verified on 10.8 and 11.8.
+  mocha: '>=10 <12',
 } as const;
