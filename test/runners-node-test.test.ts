@@ -42,3 +42,24 @@ for (const concurrency of [[], ['--test-concurrency=2']]) {
     }
   });
 }
+
+test('node --test: a violation in a child process of a test (a worker that sends a socket onward) fails that test, and the report names the worker', async () => {
+  const appName = uniqueName('nodetest');
+  const { dir, cleanup } = tempDir();
+  try {
+    const report = join(dir, 'r.jsonl');
+    const run = await forksafeRun(['--strict', '--report', report, '--', process.execPath, '--test', join(__dirname, 'fixtures', 'node-test', 'child-violates.test.js')], { PGAPPNAME: appName });
+    assert.notEqual(run.code, 0, run.out);
+    assert.match(run.out, /not ok \d+ - forks a worker that hands a socket onward/);
+    assert.match(run.out, /ForkSafetyError: A connection's socket was handed to another process/, "the worker's own error, on its stderr");
+    const [violation, ...more] = readReport(report).filter((r) => r.type === 'violation');
+    assert.deepEqual(more, []);
+    assert.equal(violation.kind, 'handle-transfer');
+    assert.match(violation.site, /test\/fixtures\/node-test\/worker\.js:12:\d+$/);
+    const forks = readReport(report).filter((r) => r.type === 'fork');
+    assert.ok(forks.some((f) => f.childPid === violation.pid), 'the violation is the forked worker\'s');
+  } finally {
+    cleanup();
+    await pgKill(appName);
+  }
+});
