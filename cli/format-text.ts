@@ -40,6 +40,13 @@ export function formatText(summary: Summary): string {
     if (kind.unlisted > 0) out.push(`  ... and ${plural(kind.unlisted, 'more violation')} at call sites not listed (${unlistedWhy})`);
   }
 
+  if (violations.tests.length > 0) {
+    out.push('', 'by test');
+    const width = String(violations.tests[0]!.count).length;
+    for (const t of violations.tests) out.push(`  ${String(t.count).padStart(width)}  ${t.file ?? '<unknown file>'} › ${t.name ?? '(outside a test)'}  ${t.kinds.join(', ')}`);
+    if (violations.testsUnlisted > 0) out.push(`  ... and ${plural(violations.testsUnlisted, 'more violation')} in tests not listed (only the first ${violations.tests.length} tests are kept)`);
+  }
+
   const { malformed } = summary;
   if (malformed.count > 0) {
     out.push('', `${plural(malformed.count, 'malformed line')} skipped`);

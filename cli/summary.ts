@@ -32,6 +32,10 @@ export interface Summary {
      * most frequent call sites (approximately, once there are more distinct sites than that).
      */
     unlisted: number;
+    /** The violations that carried a `test` (Jest, Vitest, Mocha), by test, most first. */
+    tests: TestGroup[];
+    /** Violations of tests not listed in `tests` (only TESTS_LISTED distinct tests are kept). */
+    testsUnlisted: number;
   };
   forks: {
     count: number;
@@ -83,6 +87,15 @@ export interface FirstViolation {
   test: { file: string | null; name: string | null } | null;
 }
 
+/** The violations recorded while one test was running. */
+export interface TestGroup {
+  file: string | null;
+  name: string | null;
+  count: number;
+  /** The kinds of its violations, most frequent first. */
+  kinds: string[];
+}
+
 /** The connections that reached another process from one call site. */
 export interface ConnectionGroup {
   driver: string | null;
@@ -97,6 +110,8 @@ export interface ConnectionGroup {
 export const MALFORMED_LISTED = 1000;
 /** How many call sites a summary lists (the most frequent). */
 export const SITES_LISTED = 1000;
+/** How many distinct tests a summary keeps. */
+export const TESTS_LISTED = 1000;
 /** Distinct connections kept per call site. */
 const CONNECTIONS_KEPT = 20;
 const APIS_KEPT = 10;
@@ -124,6 +139,8 @@ export class SummaryBuilder {
   /** Keyed by kind and site. Pruned to SITES_LISTED when it holds twice that. */
   private readonly sites = new Map<string, SiteState>();
   private readonly dropped = new Map<string, number>();
+  private readonly tests = new Map<string, { file: string | null; name: string | null; count: number; kinds: Map<string, number> }>();
+  private testsUnlisted = 0;
   private forkCount = 0;
   private readonly forkApis = new Map<string, number>();
   private closed = 0;
@@ -176,6 +193,7 @@ export class SummaryBuilder {
     const kind = text(record.kind, 100) ?? 'unknown';
     this.kindCounts.set(kind, (this.kindCounts.get(kind) ?? 0) + 1);
 
+    this.addTest(record.test, kind);
     const site = text(record.site) ?? UNKNOWN;
     const key = `${kind}\n${site}`;
     let state = this.sites.get(key);
@@ -198,6 +216,24 @@ export class SummaryBuilder {
       state.connections.set(own(connectionKey), connection);
     }
     if (connection !== undefined) connection.count++;
+  }
+
+  private addTest(t: unknown, kind: string): void {
+    if (typeof t !== 'object' || t === null) return;
+    const file = text((t as { file?: unknown }).file);
+    const name = text((t as { name?: unknown }).name);
+    if (file === null && name === null) return;
+    const key = JSON.stringify([file, name]);
+    let state = this.tests.get(key);
+    if (state === undefined) {
+      if (this.tests.size >= TESTS_LISTED) {
+        this.testsUnlisted++;
+        return;
+      }
+      this.tests.set(own(key), (state = { file: own(file), name: own(name), count: 0, kinds: new Map() }));
+    }
+    state.count++;
+    state.kinds.set(kind, (state.kinds.get(kind) ?? 0) + 1);
   }
 
   /** Keeps the `keep` most frequent sites; the others' violations are counted as unlisted. */
@@ -256,6 +292,11 @@ export class SummaryBuilder {
         byKind: Object.fromEntries(kinds.map((k) => [k.kind, k.count])),
         kinds,
         unlisted: kinds.reduce((sum, k) => sum + k.unlisted, 0),
+        tests: byCount(
+          [...this.tests.values()].map((t) => ({ file: t.file, name: t.name, count: t.count, kinds: byCount([...t.kinds].map(([k, n]) => ({ k, count: n })), (x) => x.k).map((x) => x.k) })),
+          (t) => `${t.file} ${t.name}`,
+        ),
+        testsUnlisted: this.testsUnlisted,
       },
       forks: {
         count: this.forkCount,

@@ -170,6 +170,8 @@ test('report --json prints the same summary as one JSON object', () => {
         },
       ],
       unlisted: 0,
+      tests: [],
+      testsUnlisted: 0,
     },
     forks: { count: 2, byApi: { 'child_process.fork': 1, 'cluster.fork': 1 }, closed: 13, kept: 1, medianMs: 0.96, maxMs: 1.5 },
     malformed: { count: 0, lines: [] },
@@ -231,7 +233,7 @@ test('a report with forks only exits 0 and totals the forks', () => {
   const json = JSON.parse(cli(['report', file, '--json']).stdout) as Summary;
   assert.deepEqual(json.forks, { count: 3, byApi: { 'cluster.fork': 2, 'child_process.fork': 1 }, closed: 6, kept: 2, medianMs: 0.3, maxMs: 2 });
   assert.equal(json.processes, 2);
-  assert.deepEqual(json.violations, { count: 0, processes: 0, byKind: {}, kinds: [], unlisted: 0 });
+  assert.deepEqual(json.violations, { count: 0, processes: 0, byKind: {}, kinds: [], unlisted: 0, tests: [], testsUnlisted: 0 });
 });
 
 test('an empty report exits 0 and says it is empty', () => {
