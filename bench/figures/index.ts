@@ -5,6 +5,7 @@ import { ipcSend, spawnLoop } from './processes';
 import { instructionsConnect, instructionsSend, instructionsSpawn, instructionsStartup } from './instructions';
 import { queryLoop } from './queries';
 import { reportRender } from './report';
+import { jestSuite } from './jest';
 import { connectLoop, disconnectScale, doorCheck, spawnScale } from './scale';
 import { startupDrivers, startupEmpty } from './startup';
 import type { Figure } from './types';
@@ -32,6 +33,7 @@ export const figures: Figure[] = [
   disconnectScale,
   connectLoop,
   reportRender,
+  jestSuite,
   instructionsStartup,
   instructionsSpawn,
   instructionsSend,
