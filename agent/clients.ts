@@ -36,6 +36,26 @@ function hostPort(host: string, port: unknown): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port === undefined ? '' : String(port)}`;
 }
 
+// A driver's own connect, while it runs: the stack it captured already serves the socket
+// it connects (one capture per connect, not two).
+let opening: StackHolder | undefined;
+
+/** Runs `connect` (a tracked driver's) with `openedAt` as the stack of the sockets it connects. */
+export function whileOpening<T>(openedAt: StackHolder | undefined, connect: () => T): T {
+  const outer = opening;
+  opening = openedAt;
+  try {
+    return connect();
+  } finally {
+    opening = outer;
+  }
+}
+
+/** The stack a connecting socket gets: the driver's, while one is connecting, else `capture()`. */
+export function openingStack(capture: () => StackHolder): StackHolder {
+  return opening ?? capture();
+}
+
 export function noteConnect(socket: Socket, args: readonly unknown[], openedAt: StackHolder): void {
   const known = clients.has(socket);
   clients.set(socket, { openedAt, target: targetOf(args) });

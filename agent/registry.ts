@@ -85,14 +85,14 @@ const byObject = new WeakMap<object, Entry>();
 
 // Ended entries are forgotten whenever the registry is read; an app that only ever opens and
 // ends connections would never read it, so every so many tracks sweep it too (amortized:
-// a sweep after as many tracks as there are entries). An ended entry's captured stack can
-// hold a whole module graph (a Jest test file's sandbox).
+// a sweep after as many tracks as there are entries, and at least 64). An ended entry's
+// captured stack can hold a whole module graph (a Jest test file's sandbox).
 let tracksSinceSweep = 0;
 
 export function track<T extends object>(o: T, adapter: Adapter<T>, pid: number, openedAt?: StackHolder, strong = false): Entry {
   const existing = byObject.get(o);
   if (existing) return existing;
-  if (++tracksSinceSweep > entries.size) {
+  if (++tracksSinceSweep > Math.max(64, entries.size)) {
     tracksSinceSweep = 0;
     sweep();
   }

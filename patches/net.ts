@@ -1,5 +1,5 @@
 import type * as net from 'node:net';
-import { noteConnect } from '../agent/clients';
+import { noteConnect, openingStack } from '../agent/clients';
 import { guard } from '../agent/boundary';
 import type { BuiltinPatch } from '../agent/patching';
 import { enabled } from '../agent/settings';
@@ -14,7 +14,7 @@ export const netPatch: BuiltinPatch = {
   patch(n: typeof net) {
     wrapMethod(n.Socket.prototype, 'connect', (original) =>
       function connect(this: net.Socket, ...args: unknown[]) {
-        if (enabled()) guard('net connect', () => noteConnect(this, args, captureStack(connect)), undefined);
+        if (enabled()) guard('net connect', () => noteConnect(this, args, openingStack(() => captureStack(connect))), undefined);
         return original.apply(this, args);
       },
     );

@@ -1,4 +1,5 @@
 import { guard } from '../agent/boundary';
+import { whileOpening } from '../agent/clients';
 import type { ModulePatch } from '../agent/patching';
 import { track, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
 import { enabled } from '../agent/settings';
@@ -186,13 +187,14 @@ function clientPatch(file: string, versions: string, fields: QueryFields): Modul
       if (typeof Client?.prototype?.connect !== 'function') throw new TypeError(`pg/${file} exports no Client class with connect()`);
       wrapMethod(Client.prototype, 'connect', (original) =>
         function connect(this: PgClient) {
-          if (enabled()) {
-            guard('pg connect', () => {
-              this[kOpenedAt] = captureStack(connect);
-              if (!connectingForPool) track(this, adapter, process.pid, this[kOpenedAt]);
-            }, undefined);
-          }
-          return original.apply(this, arguments as any);
+          if (!enabled()) return original.apply(this, arguments as any);
+          guard('pg connect', () => {
+            this[kOpenedAt] = captureStack(connect);
+            if (!connectingForPool) track(this, adapter, process.pid, this[kOpenedAt]);
+          }, undefined);
+          // The socket it connects now shares the stack just captured.
+          const args = arguments;
+          return whileOpening(this[kOpenedAt], () => original.apply(this, args as any));
         },
       );
     },
