@@ -70,48 +70,61 @@ type Compile = (this: NodeJS.Module, content: string, filename: string, ...rest:
  * through esm-cjs-hook.ts.
  */
 export function hookFirstLoads(files: readonly string[], claim: Claim): () => void {
-  const index = indexByBasename(files);
+  const { basenames, claimFile } = fileClaimer(files, claim);
   const proto = Module.prototype as unknown as { _compile: Compile };
   const original = proto._compile;
   let active = true;
   const compile: Compile = function (this: NodeJS.Module, _content, filename) {
     // eslint-disable-next-line prefer-rest-params
     const result = original.apply(this, arguments as unknown as Parameters<Compile>);
-    if (!active || typeof filename !== 'string') return result;
-    const wanted = index.get(filename.slice(filename.lastIndexOf(sep) + 1));
-    if (wanted) seen(this, filename, wanted);
+    if (active && typeof filename === 'string') seen(this, filename);
     return result;
   };
   // Runs inside the application's require: nothing of ours may throw out of it.
-  const seen = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
+  const seen = (module: NodeJS.Module, filename: string): void => {
     try {
-      take(module, filename, wanted);
+      const patch = claimFile(filename);
+      if (!patch) return;
+      const exports = module.exports;
+      const next = patch(exports);
+      if (next !== exports) module.exports = next;
     } catch (err) {
       internalError(`load hook for ${filename}`, err);
     }
   };
-  const take = (module: NodeJS.Module, filename: string, wanted: Wanted[]): void => {
-    for (const w of wanted) {
-      if (!filename.endsWith(w.suffix)) continue;
-      const basedir = filename.slice(0, filename.length - w.suffix.length);
-      if (!canBePackageRoot(basedir)) continue;
-      const patch = claim({ basedir, file: w.file });
-      if (!patch) continue;
-      const exports = module.exports;
-      const next = patch(exports);
-      if (next !== exports) module.exports = next;
-      return;
-    }
-  };
   proto._compile = disguise(compile, original);
-  const unhookEsm = hookEsmEvaluatedCjs([...index.keys()], (module, filename) => {
-    const wanted = active && typeof filename === 'string' ? index.get(filename.slice(filename.lastIndexOf(sep) + 1)) : undefined;
-    if (wanted) seen(module, filename, wanted);
+  const unhookEsm = hookEsmEvaluatedCjs(basenames, (module, filename) => {
+    if (active && typeof filename === 'string') seen(module, filename);
   });
   return () => {
     active = false;
     unhookEsm();
     // Put the original back only if nobody wrapped on top of us since.
     if (proto._compile === compile) proto._compile = original;
+  };
+}
+
+/**
+ * Which of `files` a loaded file is, and what `claim` makes of it: `claimFile(filename)`
+ * gives the function that patches its exports, or undefined. Any file whose basename no
+ * patch names costs one string slice and one Map lookup. Shared by the load hook and by
+ * the files another module system loads (Jest's runtime).
+ */
+export function fileClaimer(files: readonly string[], claim: Claim): { basenames: string[]; claimFile(filename: string): ((exports: unknown) => unknown) | undefined } {
+  const index = indexByBasename(files);
+  return {
+    basenames: [...index.keys()],
+    claimFile(filename) {
+      const wanted = index.get(filename.slice(filename.lastIndexOf(sep) + 1));
+      if (!wanted) return undefined;
+      for (const w of wanted) {
+        if (!filename.endsWith(w.suffix)) continue;
+        const basedir = filename.slice(0, filename.length - w.suffix.length);
+        if (!canBePackageRoot(basedir)) continue;
+        const patch = claim({ basedir, file: w.file });
+        if (patch) return patch;
+      }
+      return undefined;
+    },
   };
 }

@@ -1,7 +1,6 @@
 import { syncBuiltinESMExports } from 'node:module';
-import { sep } from 'node:path';
 import { debug, internalError } from './boundary';
-import { hookFirstLoads, type Claim } from './load-hook';
+import { fileClaimer, hookFirstLoads, type Claim } from './load-hook';
 import { packageJsonAt } from './packages';
 import { satisfies } from './versions';
 
@@ -126,8 +125,7 @@ function hookModules(modules: readonly ModulePatch[]): () => void {
     }
     return (exports) => fitting.reduce((result, p) => apply(p, result, `${name}/${file} ${version}`, keep), exports);
   };
-  sandboxFiles = [...new Set(modules.map((p) => p.file))].map((file) => ({ file, suffix: sep + file.split('/').join(sep) }));
-  sandboxClaim = claimFor(false);
+  claimSandboxFile = fileClaimer(modules.map((p) => p.file), claimFor(false)).claimFile;
   return hookFirstLoads(
     modules.map((p) => p.file),
     claimFor(true),
@@ -155,7 +153,7 @@ export function uninstallPatches(): void {
   modulePatches = [];
   unhook?.();
   unhook = undefined;
-  sandboxClaim = undefined;
+  claimSandboxFile = undefined;
   for (const { patch, exports, label } of active.reverse()) {
     try {
       patch.unpatch(exports);
@@ -177,16 +175,10 @@ export function uninstallPatches(): void {
 // object) and not remembered: switching the agent off leaves it patched, and the patches
 // check enabled().
 
-let sandboxClaim: Claim | undefined;
-let sandboxFiles: ReadonlyArray<{ file: string; suffix: string }> = [];
+let claimSandboxFile: ((filename: string) => ((exports: unknown) => unknown) | undefined) | undefined;
 
 /** The exports to hand out for `filename`, loaded outside Node's loader: patched when a patch names the file. */
 export function applyFilePatches(filename: string, exports: unknown): unknown {
-  if (!sandboxClaim) return exports;
-  for (const { file, suffix } of sandboxFiles) {
-    if (!filename.endsWith(suffix)) continue;
-    const patch = sandboxClaim({ basedir: filename.slice(0, filename.length - suffix.length), file });
-    if (patch) return patch(exports);
-  }
-  return exports;
+  const patch = claimSandboxFile?.(filename);
+  return patch ? patch(exports) : exports;
 }
