@@ -36,6 +36,16 @@ const quote = (path: string): string => `"${path.replace(/[\\"]/g, '\\$&')}"`;
  * (https://github.com/nodejs/node/blob/v20.x/src/node_options.cc, ParseNodeOptionsEnvVar).
  */
 export function withPreload(nodeOptions: string | undefined, register = registerPath): string {
+  // Every spawn of a process usually passes the same NODE_OPTIONS: the last answer is kept
+  // (a relative mention of the agent resolves against the cwd, so the cwd is in the key).
+  const key = `${process.cwd()}\0${register}\0${nodeOptions ?? ''}`;
+  if (key !== lastPreload.key) lastPreload = { key, value: rewritePreload(nodeOptions, register) };
+  return lastPreload.value;
+}
+
+let lastPreload = { key: '', value: '' };
+
+function rewritePreload(nodeOptions: string | undefined, register: string): string {
   const existing = nodeOptions?.trim() ?? '';
   if (existing.includes(register) || existing.includes(quote(register).slice(1, -1))) return existing;
   let found = false;
