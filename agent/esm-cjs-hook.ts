@@ -1,5 +1,6 @@
 import Module = require('node:module');
 import { internalError } from './boundary';
+import { kEsmCjsEvaluated as kEvaluated } from './symbols';
 import { disguise } from './wrap';
 
 /**
@@ -11,7 +12,6 @@ import { disguise } from './wrap';
  * call runs at the end of the file, in its own scope, and hands the module to `onEvaluated`.
  */
 
-const kEvaluated = Symbol.for('forksafe.esmCjsEvaluated');
 
 // The hook runs in the loader thread; a data: URL needs no file beside the bundle. It calls
 // the next hook and only adds to CommonJS sources it was given, for the basenames it was told.

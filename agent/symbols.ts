@@ -21,5 +21,11 @@ export function runningAgent<T>(): T | undefined {
   return (globalThis as Holder<T>)[kAgent] ?? (process as Holder<T>)[kAgent];
 }
 
+/**
+ * Where the code esm-cjs-hook.ts appends to a CommonJS file evaluated by Node's ESM loader
+ * finds the load hook's callback: shared by name, since that code runs in the file's scope.
+ */
+export const kEsmCjsEvaluated = Symbol.for('forksafe.esmCjsEvaluated');
+
 /** On a driver connection: the stack holder captured where it was opened. */
 export const kOpenedAt = Symbol('forksafe.openedAt');
