@@ -5,7 +5,11 @@ import type { Config } from './agent/config';
 import { startOff } from './agent/off';
 
 function startAgent(config?: Config): void {
-  (require('./preload.js') as typeof import('./preload')).startAgent(config);
+  // Required here, not imported: FORKSAFE_MODE=off never runs it.
+  const { loadWithCodeCache } = require('./agent/code-cache') as typeof import('./agent/code-cache');
+  const bundle = loadWithCodeCache<typeof import('./preload')>(`${__dirname}/preload.js`, module);
+  bundle.exports.startAgent(config);
+  bundle.saveCache();
 }
 
 if (process.env.FORKSAFE_MODE === 'off') startOff(startAgent);

@@ -1,0 +1,129 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import Module = require('node:module');
+import { basename, dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+import { debug } from './boundary';
+
+// Every process of a tree starts the agent, so the compile of its 110 KB bundle is paid
+// in each of them: about 13 M of the instructions `node -e 0` spends on the agent, by
+// callgrind. V8 can skip that compile when handed the code it made last time. Node 20 has
+// no compile cache of its own (module.enableCompileCache is 22.1+, and switches it on for
+// the whole application, which is not ours to decide), so the bundle is loaded here
+// with its own cache, kept beside it in dist/cache/: one file per Node version,
+// architecture and set of command-line flags, since V8 refuses a cache made under other
+// flags. V8 checks each cache against its version, the flags and the source's length
+// (not its text), and refuses a damaged one; the bundle is then compiled as usual and the
+// cache written again. The length is not enough to tell one build from the next, so the
+// key also holds the bundle file's inode, size and mtime: a rebuilt or reinstalled bundle
+// never meets an older build's cache. A cache that cannot be written (a read-only
+// install) costs nothing but the try.
+
+// Node options that take a value and cannot change a compile: the script of `-e`, the
+// preloads (whose paths differ between installs), conditions, env files, the title.
+const NOT_COMPILER_FLAGS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-e', '--eval', '-p', '--print', '-C', '--conditions', '--env-file', '--input-type', '--title']);
+// Cache files kept at most, the oldest removed first: flags can vary without bound.
+const MAX_CACHES = 8;
+
+/** FNV-1a of the bundle file's identity and of the flags that can change V8's compile: the cache key. */
+function cacheKey(file: string): string {
+  const flags: string[] = [];
+  const options = process.env.NODE_OPTIONS;
+  const args = options ? [...process.execArgv, ...options.split(' ').filter(Boolean)] : process.execArgv;
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].split('=')[0];
+    if (NOT_COMPILER_FLAGS.has(name)) {
+      if (!args[i].includes('=')) i++;
+      continue;
+    }
+    flags.push(args[i]);
+  }
+  let h = 0x811c9dc5;
+  const st = statSync(file);
+  flags.push(`${st.ino}:${st.size}:${st.mtimeMs}`);
+  for (const c of flags.join(' ')) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, '0');
+}
+
+/** Makes room for one more cache. Best effort: another process may be pruning too. */
+function pruneCaches(dir: string): void {
+  const caches: { path: string; mtime: number }[] = [];
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.bin')) continue;
+    try {
+      caches.push({ path: join(dir, name), mtime: statSync(join(dir, name)).mtimeMs });
+    } catch {
+      // removed meanwhile
+    }
+  }
+  caches.sort((a, b) => a.mtime - b.mtime);
+  for (const old of caches.slice(0, Math.max(0, caches.length - MAX_CACHES + 1))) {
+    try {
+      unlinkSync(old.path);
+    } catch {
+      // removed meanwhile
+    }
+  }
+}
+
+export interface LoadedBundle<T> {
+  readonly exports: T;
+  /** Writes the cache if it was missing or refused; call once the bundle's start-up code has run, so that its functions are in it. */
+  saveCache(): void;
+}
+
+/** Loads a CommonJS bundle as `require` would, compiled from its code cache when V8 accepts it. */
+export function loadWithCodeCache<T>(file: string, parent: NodeModule): LoadedBundle<T> {
+  let cacheFile: string;
+  let cachedData: Buffer | undefined;
+  let script: Script;
+  try {
+    cacheFile = join(dirname(file), 'cache', `${basename(file, '.js')}-${process.version}-${process.arch}-${cacheKey(file)}.bin`);
+    try {
+      cachedData = readFileSync(cacheFile);
+    } catch {
+      // No cache yet: compiled as usual, and written after start-up.
+    }
+    script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  } catch (err) {
+    // Nothing of the bundle has run yet: plain require is the way it has always loaded.
+    debug('code cache skipped (%s): the bundle loads by require', String(err));
+    return { exports: parent.require(file) as T, saveCache() {} };
+  }
+  const fresh = cachedData === undefined || script.cachedDataRejected === true;
+  debug('code cache %s: %s', cacheFile, cachedData === undefined ? 'none yet' : fresh ? 'refused by V8 (made by another build or flags)' : 'used');
+  const m = new Module(file, parent);
+  m.filename = file;
+  const internals = Module as unknown as { _nodeModulePaths(dir: string): string[]; _cache: Record<string, NodeModule> };
+  m.paths = internals._nodeModulePaths(dirname(file));
+  // In require's cache as if required: a later require of the bundle finds this copy.
+  internals._cache[file] = m;
+  try {
+    script.runInThisContext().call(m.exports, m.exports, Module.createRequire(file), m, file, dirname(file));
+  } catch (err) {
+    delete internals._cache[file];
+    throw err;
+  }
+  m.loaded = true;
+  return {
+    exports: m.exports as T,
+    saveCache() {
+      if (!fresh) return;
+      const temporary = `${cacheFile}.${process.pid}.tmp`;
+      try {
+        mkdirSync(dirname(cacheFile), { recursive: true });
+        pruneCaches(dirname(cacheFile));
+        // A whole file or none: two processes starting at once each write their own and rename.
+        writeFileSync(temporary, script.createCachedData(), { flag: 'wx' });
+        renameSync(temporary, cacheFile);
+        debug('code cache written: %s', cacheFile);
+      } catch (err) {
+        try {
+          unlinkSync(temporary);
+        } catch {
+          // never written
+        }
+        debug('code cache not written (%s): the bundle compiles at each start', (err as NodeJS.ErrnoException).code ?? String(err));
+      }
+    },
+  };
+}
