@@ -7,7 +7,7 @@ import { startOff } from './agent/off';
 function startAgent(config?: Config): void {
   // Required here, not imported: FORKSAFE_MODE=off never runs it.
   const { loadWithCodeCache } = require('./agent/code-cache') as typeof import('./agent/code-cache');
-  const bundle = loadWithCodeCache<typeof import('./preload')>(`${__dirname}/preload.js`, module);
+  const bundle = loadWithCodeCache<typeof import('./preload')>(`${__dirname}/preload.js`, module, require);
   bundle.exports.startAgent(config);
   bundle.saveCache();
 }

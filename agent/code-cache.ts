@@ -71,8 +71,18 @@ export interface LoadedBundle<T> {
   saveCache(): void;
 }
 
-/** Loads a CommonJS bundle as `require` would, compiled from its code cache when V8 accepts it. */
-export function loadWithCodeCache<T>(file: string, parent: NodeModule): LoadedBundle<T> {
+/**
+ * Loads a CommonJS bundle as `parentRequire` would, compiled from its code cache when V8
+ * accepts it. A `require` without a cache is the one Node 20's ESM loader hands a file
+ * whose CommonJS source a `module.register` hook returned (`--import jiti/register
+ * --import forksafe/register`): the bundle is then loaded by it as before, since the
+ * agent's ESM CommonJS hook (esm-cjs-hook.ts) tells that case by the same sign.
+ */
+export function loadWithCodeCache<T>(file: string, parent: NodeModule, parentRequire: NodeJS.Require): LoadedBundle<T> {
+  if ((parentRequire as { cache?: unknown }).cache === undefined) {
+    debug('code cache skipped: loaded by the ES module loader from a hook\'s source');
+    return { exports: parentRequire(file) as T, saveCache() {} };
+  }
   let cacheFile: string;
   let cachedData: Buffer | undefined;
   let script: Script;
@@ -87,7 +97,7 @@ export function loadWithCodeCache<T>(file: string, parent: NodeModule): LoadedBu
   } catch (err) {
     // Nothing of the bundle has run yet: plain require is the way it has always loaded.
     debug('code cache skipped (%s): the bundle loads by require', String(err));
-    return { exports: parent.require(file) as T, saveCache() {} };
+    return { exports: parentRequire(file) as T, saveCache() {} };
   }
   const fresh = cachedData === undefined || script.cachedDataRejected === true;
   debug('code cache %s: %s', cacheFile, cachedData === undefined ? 'none yet' : fresh ? 'refused by V8 (made by another build or flags)' : 'used');
