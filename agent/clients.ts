@@ -12,11 +12,17 @@ export interface ClientSocket {
   openedAt: StackHolder;
   /** What it connects to, as the caller named it: `host:port` or a socket path. */
   target: string;
+  /** Its key in `all`. */
+  id: number;
 }
 
 const clients = new WeakMap<object, ClientSocket>();
-// For the rare look-up by descriptor number (a raw fd in stdio); swept as it grows.
-const all = new Set<WeakRef<Socket>>();
+// For the rare look-up by descriptor number (a raw fd in stdio); swept as it grows, and a
+// socket leaves it when it is destroyed: young-generation collections treat a WeakRef as
+// strong, so a closed socket held here would live on (with its driver's connection) until a
+// full collection. Keyed by a number that the socket's record keeps, not by the socket.
+const all = new Map<number, WeakRef<Socket>>();
+let nextId = 0;
 let liveAfterSweep = 0;
 
 /** The target of a connect() call, from its arguments as Node accepts them. */
@@ -57,17 +63,24 @@ export function openingStack(capture: () => StackHolder): StackHolder {
 }
 
 export function noteConnect(socket: Socket, args: readonly unknown[], openedAt: StackHolder): void {
-  const known = clients.has(socket);
-  clients.set(socket, { openedAt, target: targetOf(args) });
-  if (known) return;
-  all.add(new WeakRef(socket));
+  const id = clients.get(socket)?.id ?? nextId++;
+  clients.set(socket, { openedAt, target: targetOf(args), id });
+  // A destroyed socket may connect again.
+  if (all.has(id)) return;
+  all.set(id, new WeakRef(socket));
   if (all.size > 2 * liveAfterSweep + 1024) sweep();
 }
 
+/** A socket being destroyed (net.Socket#_destroy): no longer one a descriptor can name. */
+export function noteDestroy(socket: Socket): void {
+  const id = clients.get(socket)?.id;
+  if (id !== undefined) all.delete(id);
+}
+
 function sweep(): void {
-  for (const ref of all) {
+  for (const [id, ref] of all) {
     const s = ref.deref();
-    if (s === undefined || s.destroyed) all.delete(ref);
+    if (s === undefined || s.destroyed) all.delete(id);
   }
   liveAfterSweep = all.size;
 }
@@ -96,10 +109,10 @@ export function clientSocketOf(candidate: object): { socket: Socket; client: Cli
 export function clientSocketByFd(fd: number): { socket: Socket; client: ClientSocket } | undefined {
   // 0, 1 and 2 are stdio (`stdio: [0, 'pipe', 2]` is common): never a client socket here.
   if (fd <= 2) return undefined;
-  for (const ref of all) {
+  for (const [id, ref] of all) {
     const s = ref.deref();
     if (s === undefined) {
-      all.delete(ref);
+      all.delete(id);
       continue;
     }
     if (!s.destroyed && socketFd(s) === fd) return { socket: s, client: clients.get(s)! };

@@ -77,6 +77,24 @@ export interface Found {
   socket: TrackedSocket;
 }
 
+// The object is held in a field, not in a closure: a closure's context would keep it alive
+// beside its WeakRef, and every ended connection would then live (and be copied by the young
+// generation's collections) until the next sweep.
+class TrackedEntry implements Entry {
+  constructor(
+    readonly id: number,
+    readonly adapter: Adapter<object>,
+    readonly pid: number,
+    readonly openedAt: StackHolder,
+    private readonly ref: WeakRef<object> | undefined,
+    private readonly held: object | undefined,
+  ) {}
+
+  object(): object | undefined {
+    return this.ref ? this.ref.deref() : this.held;
+  }
+}
+
 let nextId = 1;
 // Driver objects are held weakly: an app that opens a Client per request and drops it must
 // not grow the registry. Resources given to register() are held strongly, as the app asked.
@@ -96,14 +114,7 @@ export function track<T extends object>(o: T, adapter: Adapter<T>, pid: number, 
     tracksSinceSweep = 0;
     sweep();
   }
-  const ref = strong ? undefined : new WeakRef(o);
-  const entry: Entry = {
-    id: nextId++,
-    adapter: adapter as unknown as Adapter<object>,
-    pid,
-    openedAt: openedAt ?? captureStack(track),
-    object: ref ? () => ref.deref() : () => o,
-  };
+  const entry = new TrackedEntry(nextId++, adapter as unknown as Adapter<object>, pid, openedAt ?? captureStack(track), strong ? undefined : new WeakRef(o), strong ? o : undefined);
   entries.set(entry.id, entry);
   byObject.set(o, entry);
   return entry;

@@ -1,5 +1,5 @@
 import type * as net from 'node:net';
-import { noteConnect, openingStack } from '../agent/clients';
+import { noteConnect, noteDestroy, openingStack } from '../agent/clients';
 import { guard } from '../agent/boundary';
 import type { BuiltinPatch } from '../agent/patching';
 import { enabled } from '../agent/settings';
@@ -18,8 +18,16 @@ export const netPatch: BuiltinPatch = {
         return original.apply(this, args);
       },
     );
+    // Every destroy() of a socket (its close, an error) calls _destroy, TLS sockets' too.
+    wrapMethod(n.Socket.prototype, '_destroy', (original) =>
+      function _destroy(this: net.Socket) {
+        guard('net destroy', () => noteDestroy(this), undefined);
+        return original.apply(this, arguments as any);
+      },
+    );
   },
   unpatch(n: typeof net) {
     unwrapMethod(n.Socket.prototype, 'connect');
+    unwrapMethod(n.Socket.prototype, '_destroy');
   },
 };

@@ -1,7 +1,7 @@
 import { guard } from '../agent/boundary';
 import { whileOpening } from '../agent/clients';
 import type { ModulePatch } from '../agent/patching';
-import { track, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
+import { track, untrack, type Adapter, type Closing, type Counts, type TrackedSocket } from '../agent/registry';
 import { enabled } from '../agent/settings';
 import { captureStack, type StackHolder } from '../agent/stacks';
 import { kOpenedAt } from '../agent/symbols';
@@ -197,9 +197,19 @@ function clientPatch(file: string, versions: string, fields: QueryFields): Modul
           return whileOpening(this[kOpenedAt], () => original.apply(this, args as any));
         },
       );
+      // end() sets `_ending` first thing, so the registry would forget the client at its next
+      // sweep anyway; forgotten now, the entry's WeakRef (which young-generation collections
+      // treat as strong) no longer keeps the ended client and its socket alive until then.
+      wrapMethod(Client.prototype, 'end', (original) =>
+        function end(this: PgClient) {
+          guard('pg end', () => untrack(this), undefined);
+          return original.apply(this, arguments as any);
+        },
+      );
     },
     unpatch(Client: any) {
       unwrapMethod(Client.prototype, 'connect');
+      unwrapMethod(Client.prototype, 'end');
     },
   };
 }
