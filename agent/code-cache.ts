@@ -72,17 +72,13 @@ export interface LoadedBundle<T> {
 }
 
 /**
- * Loads a CommonJS bundle as `parentRequire` would, compiled from its code cache when V8
- * accepts it. A `require` without a cache is the one Node 20's ESM loader hands a file
- * whose CommonJS source a `module.register` hook returned (`--import jiti/register
- * --import forksafe/register`): the bundle is then loaded by it as before, since the
- * agent's ESM CommonJS hook (esm-cjs-hook.ts) tells that case by the same sign.
+ * Loads a CommonJS bundle that sits beside its parent as `parentRequire` would, compiled
+ * from its code cache when V8 accepts it. The bundle is handed `parentRequire` itself: it
+ * requires only builtins, and the agent's ESM CommonJS hook (esm-cjs-hook.ts) reads from
+ * it how the parent was loaded (Node 20's ESM loader gives a file whose CommonJS source a
+ * `module.register` hook returned a `require` without a cache).
  */
 export function loadWithCodeCache<T>(file: string, parent: NodeModule, parentRequire: NodeJS.Require): LoadedBundle<T> {
-  if ((parentRequire as { cache?: unknown }).cache === undefined) {
-    debug('code cache skipped: loaded by the ES module loader from a hook\'s source');
-    return { exports: parentRequire(file) as T, saveCache() {} };
-  }
   let cacheFile: string;
   let cachedData: Buffer | undefined;
   let script: Script;
@@ -108,7 +104,7 @@ export function loadWithCodeCache<T>(file: string, parent: NodeModule, parentReq
   // In require's cache as if required: a later require of the bundle finds this copy.
   internals._cache[file] = m;
   try {
-    script.runInThisContext().call(m.exports, m.exports, Module.createRequire(file), m, file, dirname(file));
+    script.runInThisContext().call(m.exports, m.exports, parentRequire, m, file, dirname(file));
   } catch (err) {
     delete internals._cache[file];
     throw err;
