@@ -28,6 +28,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Node flags before the script; default: `-r dist/register.js`. */
   nodeArgs?: string[];
+  /** The node binary; default: the one running the tests (see test/node-versions.ts for others). */
+  node?: string;
   args?: string[];
   cwd?: string;
   timeoutMs?: number;
@@ -53,7 +55,7 @@ export function runFixture(script: string, options: RunOptions = {}): Promise<Ru
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const spawnOptions: SpawnOptions = { env, cwd: options.cwd ?? ROOT, stdio: [options.onSpawn ? 'pipe' : 'ignore', 'pipe', 'pipe'] };
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, path, ...(options.args ?? [])], spawnOptions);
+    const child = spawn(options.node ?? process.execPath, [...nodeArgs, path, ...(options.args ?? [])], spawnOptions);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
