@@ -1,6 +1,8 @@
 import { syncBuiltinESMExports } from 'node:module';
 import { debug, internalError } from './boundary';
-import { fileClaimer, hookFirstLoads, type Claim } from './load-hook';
+import { installedNear, runsEsModules } from './esm-app';
+import { esmHooksAvailable, hookEsmLoads, type EsmExports } from './esm-hook';
+import { fileClaimer, hookFirstLoads, type Claim, type PackageFile } from './load-hook';
 import { packageJsonAt } from './packages';
 import { satisfies } from './versions';
 
@@ -23,8 +25,17 @@ export interface ModulePatch {
   readonly file: string;
   /** Supported versions of the package, e.g. `>=8 <9`; other versions are left alone. */
   readonly versions: string;
-  /** Patches the exports in place, or returns what the application should get instead. */
-  patch(exports: any): any;
+  /**
+   * The same code in the package's ES-module build, which `import` loads (postgres.js's
+   * `src/`, mariadb 3.5's `promise.js`): patched too where Node has in-thread module hooks
+   * (agent/esm-hook.ts), the namespace mapped onto `patch()` as `exports` says.
+   */
+  readonly esm?: { readonly file: string; readonly exports: EsmExports };
+  /**
+   * Patches the exports in place, or returns what the application should get instead.
+   * `where` is the package's folder and the file, when it was loaded from one.
+   */
+  patch(exports: any, where?: PackageFile): any;
   unpatch(exports: any): void;
 }
 
@@ -39,14 +50,11 @@ export function integrationOf(p: Patch): string {
   return p.integration ?? (isBuiltin(p) ? p.builtin : p.package);
 }
 
-function idOf(p: ModulePatch): string {
-  return `${p.package}/${p.file}`;
-}
-
 interface Applied {
   patch: Patch;
   exports: any;
   label: string;
+  where?: PackageFile;
 }
 
 // What is patched now, and every package export ever patched: switching the agent off
@@ -58,19 +66,19 @@ const patchedNow = new WeakMap<object, Set<Patch>>();
 
 // `keep`: false for a sandbox's copy of a module (see applyFilePatches): remembering it
 // would hold the sandbox's whole module graph for the life of the process.
-function apply(patch: Patch, exports: any, label: string, keep = true): any {
+function apply(patch: Patch, exports: any, label: string, keep = true, where?: PackageFile): any {
   if (exports === null || (typeof exports !== 'object' && typeof exports !== 'function')) return exports;
   const done = patchedNow.get(exports) ?? new Set<Patch>();
   if (done.has(patch)) return exports;
   try {
-    const replaced = patch.patch(exports);
+    const replaced = isBuiltin(patch) ? patch.patch(exports) : patch.patch(exports, where);
     const result = replaced === undefined ? exports : replaced;
     for (const o of new Set([exports, result])) {
       const set = patchedNow.get(o) ?? new Set<Patch>();
       set.add(patch);
       patchedNow.set(o, set);
     }
-    const record = { patch, exports: result, label };
+    const record = { patch, exports: result, label, where };
     if (keep) active.push(record);
     if (keep && !isBuiltin(patch) && !remembered.some((r) => r.patch === patch && r.exports === result)) remembered.push(record);
     debug('patched %s', label);
@@ -97,39 +105,79 @@ export function patchBundledFile(name: string, file: string, version: string, ex
   return result;
 }
 
+/** The file a patch names in one build of its package: `file` for CommonJS, `esm.file` for the ES-module build. */
+type FileOf = (p: ModulePatch) => string | undefined;
+const commonJsFile: FileOf = (p) => p.file;
+const esmFile: FileOf = (p) => p.esm?.file;
+
 /** Hooks the loading of the files the module patches name; returns the unhook. */
 function hookModules(modules: readonly ModulePatch[]): () => void {
-  const byId = new Map<string, ModulePatch[]>();
-  for (const p of modules) byId.set(idOf(p), [...(byId.get(idOf(p)) ?? []), p]);
   const rangesOf = (pkg: string) => [...new Set(modules.filter((p) => p.package === pkg).map((p) => p.versions))];
   const outside = new Set<string>();
   const quotedNames = [...new Set(modules.map((p) => JSON.stringify(p.package)))];
+  const filesOf = (fileOf: FileOf) => modules.map(fileOf).filter((f): f is string => f !== undefined);
   // Files are matched where the drivers load them, so CJS and ESM apps are seen alike; the
   // package is what the package.json at `<basedir>` names, read only for files a patch names.
-  const claimFor = (keep: boolean): Claim => ({ basedir, file }) => {
-    const pkg = packageJsonAt(basedir, quotedNames);
-    const name = typeof pkg?.name === 'string' ? pkg.name : undefined;
-    const candidates = name !== undefined ? byId.get(`${name}/${file}`) : undefined;
-    if (name === undefined || !candidates) return undefined;
-    const version = typeof pkg!.version === 'string' ? pkg!.version : undefined;
-    const fitting = candidates.filter((p) => version !== undefined && satisfies(version, p.versions));
-    if (fitting.length === 0) {
-      // A file patch for another layout of the same package is not news; a package
-      // outside every declared range is, once.
-      const ranges = rangesOf(name);
-      if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(basedir)) {
-        outside.add(basedir);
-        debug('%s %s at %s is outside the supported versions (%s): left alone', name, version ?? '(no version)', basedir, ranges.join(' or '));
-      }
-      return undefined;
+  // Gives the patches that fit a loaded file, and says once when its package's version is outside them all.
+  const fittingFor = (fileOf: FileOf) => {
+    const byId = new Map<string, ModulePatch[]>();
+    for (const p of modules) {
+      const file = fileOf(p);
+      if (file !== undefined) byId.set(`${p.package}/${file}`, [...(byId.get(`${p.package}/${file}`) ?? []), p]);
     }
-    return (exports) => fitting.reduce((result, p) => apply(p, result, `${name}/${file} ${version}`, keep), exports);
+    return ({ basedir, file }: PackageFile): { label: string; fitting: ModulePatch[] } | undefined => {
+      const pkg = packageJsonAt(basedir, quotedNames);
+      const name = typeof pkg?.name === 'string' ? pkg.name : undefined;
+      const candidates = name !== undefined ? byId.get(`${name}/${file}`) : undefined;
+      if (name === undefined || !candidates) return undefined;
+      const version = typeof pkg!.version === 'string' ? pkg!.version : undefined;
+      const fitting = candidates.filter((p) => version !== undefined && satisfies(version, p.versions));
+      if (fitting.length === 0) {
+        // A file patch for another layout of the same package is not news; a package
+        // outside every declared range is, once.
+        const ranges = rangesOf(name);
+        if ((version === undefined || !ranges.some((r) => satisfies(version, r))) && !outside.has(basedir)) {
+          outside.add(basedir);
+          debug('%s %s at %s is outside the supported versions (%s): left alone', name, version ?? '(no version)', basedir, ranges.join(' or '));
+        }
+        return undefined;
+      }
+      return { label: `${name}/${file} ${version}`, fitting };
+    };
   };
-  claimSandboxFile = fileClaimer(modules.map((p) => p.file), claimFor(false)).claimFile;
-  return hookFirstLoads(
-    modules.map((p) => p.file),
-    claimFor(true),
-  );
+  const patchWith = (fitting: ModulePatch[], label: string, keep: boolean, where: PackageFile) => (exports: unknown) =>
+    fitting.reduce((result, p) => apply(p, result, label, keep, where), exports);
+
+  const fittingCjs = fittingFor(commonJsFile);
+  const claimFor = (keep: boolean): Claim => (where) => {
+    const found = fittingCjs(where);
+    return found && patchWith(found.fitting, found.label, keep, where);
+  };
+  claimSandboxFile = fileClaimer(filesOf(commonJsFile), claimFor(false)).claimFile;
+  const unhookCjs = hookFirstLoads(filesOf(commonJsFile), claimFor(true));
+
+  const fittingEsm = fittingFor(esmFile);
+  const esm = fileClaimer(filesOf(esmFile), (where): { exports: EsmExports; patch: (exports: unknown) => unknown } | undefined => {
+    const found = fittingEsm(where);
+    return found && { exports: found.fitting[0]!.esm!.exports, patch: patchWith(found.fitting, `${found.label} (ES module)`, true, where) };
+  });
+  let unhookEsm: (() => void) | undefined;
+  if (esm.basenames.length > 0) {
+    const packages = [...new Set(modules.filter((p) => p.esm).map((p) => p.package))];
+    const skip = !esmHooksAvailable()
+      ? `Node ${process.versions.node} has no module.registerHooks (22.15 and later have it)`
+      : !runsEsModules()
+        ? 'the app is CommonJS (its require() loads their CommonJS builds)'
+        : !installedNear(packages)
+          ? `none of ${packages.join(', ')} is installed near the app`
+          : undefined;
+    if (skip) debug('the ES-module builds of the drivers are not hooked: %s', skip);
+    else unhookEsm = hookEsmLoads(esm.basenames, esm.claimFile);
+  }
+  return () => {
+    unhookEsm?.();
+    unhookCjs();
+  };
 }
 
 /** Applies every patch: builtins now, packages as the application requires them. */
@@ -145,7 +193,7 @@ export function installPatches(patches: readonly Patch[]): void {
   // ESM named imports of builtins (`import { fork } from 'node:child_process'`, and the
   // `register` of node:module that the load hook wraps) read a copy.
   syncBuiltinESMExports();
-  for (const r of remembered) apply(r.patch, r.exports, r.label);
+  for (const r of remembered) apply(r.patch, r.exports, r.label, true, r.where);
 }
 
 /** Undoes every patch, where our wrapper is still the one in place. */

@@ -27,5 +27,11 @@ export function runningAgent<T>(): T | undefined {
  */
 export const kEsmCjsEvaluated = Symbol.for('forksafe.esmCjsEvaluated');
 
+/**
+ * Where the stand-in esm-hook.ts gives a claimed ES module finds the agent, to patch the
+ * original's namespace: shared by name, since the stand-in is a module of its own.
+ */
+export const kEsmPatch = Symbol.for('forksafe.esmPatch');
+
 /** On a driver connection: the stack holder captured where it was opened. */
 export const kOpenedAt = Symbol('forksafe.openedAt');

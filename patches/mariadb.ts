@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { join } from 'node:path';
 import { guard } from '../agent/boundary';
 import type { ModulePatch } from '../agent/patching';
 import { track, type Adapter, type Closing, type Counts } from '../agent/registry';
@@ -28,8 +29,10 @@ import { socketsOf } from './shared/driver-sockets';
 // - 3.0.x: CommonJS promise.js / callback.js; Connection#end(resolve, reject).
 // - 3.1.0 to 3.4.x: the same files; Connection#end(cmdParam, resolve, reject).
 // - 3.5.1 on: an ES module package; `require` loads esbuild bundles dist/promise.cjs and
-//   dist/callback.cjs (an ESM `import` loads lib/*.js as ES modules, which the load hook
-//   does not see). Same classes and end(cmdParam, resolve, reject).
+//   dist/callback.cjs, an ESM `import` the ES modules promise.js and callback.js (named
+//   exports, and a default object of the same functions), which are patched where Node has
+//   in-thread module hooks (22.15 on, agent/esm-hook.ts). Same classes and
+//   end(cmdParam, resolve, reject).
 
 interface RawConnection extends EventEmitter {
   socket?: Socket | null;
@@ -239,17 +242,18 @@ const kPatched = Symbol('forksafe.mariadbPatched');
 const FACTORIES = ['createPool', 'createConnection', 'createPoolCluster'] as const;
 
 /** The exports of promise.js / callback.js (or their bundles) with the three factories wrapped. */
-function entryPatch(file: string, versions: string, endArgs: Layout['endArgs']): ModulePatch {
+function entryPatch(file: string, versions: string, endArgs: Layout['endArgs'], esmFile?: string): ModulePatch {
   return {
     package: 'mariadb',
     file,
     versions,
-    patch(exported: any) {
+    ...(esmFile !== undefined && { esm: { file: esmFile, exports: { named: FACTORIES } } }),
+    patch(exported: any, where) {
       if (exported?.[kPatched]) return exported;
       for (const name of FACTORIES) {
-        if (typeof exported?.[name] !== 'function') throw new TypeError(`mariadb/${file}: expected a function ${name}`);
+        if (typeof exported?.[name] !== 'function') throw new TypeError(`mariadb/${where?.file ?? file}: expected a function ${name}`);
       }
-      const denque = denqueOf(exported, file);
+      const denque = denqueOf(exported, where?.file ?? file, where?.basedir);
       const layout: Layout = { endArgs, denque };
       const { createPool, createConnection, createPoolCluster } = exported;
       // The bundles' exports are non-configurable getters: hand out a copy with the same
@@ -301,11 +305,18 @@ function entryPatch(file: string, versions: string, endArgs: Layout['endArgs']):
   };
 }
 
-/** denque's prototype as the patched file requires it (the module's own resolution). */
-function denqueOf(exported: object, file: string): { isEmpty(): boolean } {
-  const mod = Object.values(require.cache).find((m) => m?.exports === exported);
-  if (!mod) throw new TypeError(`mariadb/${file}: expected to find its module in require.cache`);
-  const Denque = createRequire(mod.filename)('denque');
+/**
+ * denque's prototype as the patched file requires it: resolved from the package's folder,
+ * or (a file without one: a bundle) from its module in require.cache.
+ */
+function denqueOf(exported: object, file: string, basedir: string | undefined): { isEmpty(): boolean } {
+  let from = basedir !== undefined ? join(basedir, 'package.json') : undefined;
+  if (from === undefined) {
+    const mod = Object.values(require.cache).find((m) => m?.exports === exported);
+    if (!mod) throw new TypeError(`mariadb/${file}: expected to find its module in require.cache`);
+    from = mod.filename;
+  }
+  const Denque = createRequire(from)('denque');
   if (typeof Denque?.prototype?.isEmpty !== 'function') throw new TypeError(`mariadb/${file}: expected denque with isEmpty()`);
   return Denque.prototype;
 }
@@ -318,6 +329,6 @@ export const mariadbPatches: ModulePatch[] = [
   entryPatch('callback.js', '>=3.0.0 <3.1.0', endBefore31),
   entryPatch('promise.js', '>=3.1.0 <3.5.0', endSince31),
   entryPatch('callback.js', '>=3.1.0 <3.5.0', endSince31),
-  entryPatch('dist/promise.cjs', '>=3.5.0 <4', endSince31),
-  entryPatch('dist/callback.cjs', '>=3.5.0 <4', endSince31),
+  entryPatch('dist/promise.cjs', '>=3.5.0 <4', endSince31, 'promise.js'),
+  entryPatch('dist/callback.cjs', '>=3.5.0 <4', endSince31, 'callback.js'),
 ];

@@ -36,9 +36,10 @@ import { SUPPORTED } from './shared/supported';
 //   by their options' `shared` object, which parseOptions passes on unchanged.
 // - 3.3.x reuses a plain socket object across reconnects (3.4 makes a new one): the socket
 //   is read again whenever its handle changes.
-// The ESM build (src/, what `import` loads) is the same code, which no CommonJS load hook
-// sees: its instances are not listed; its sockets reach the doors only as client sockets
-// noted by the net patch (docs/drivers-postgres.md).
+// The ESM build (src/, what `import` loads) is the same code, with `export default` for
+// `module.exports`: patched the same way where Node has in-thread module hooks (22.15 on,
+// agent/esm-hook.ts). On Node 20 its instances are not listed; its sockets reach the doors
+// only as client sockets noted by the net patch (docs/drivers-postgres.md).
 
 interface PgjsQueue {
   readonly length: number;
@@ -212,6 +213,7 @@ export const postgresConnectionPatch: ModulePatch = {
   package: 'postgres',
   file: 'cjs/src/connection.js',
   versions: SUPPORTED.postgres,
+  esm: { file: 'src/connection.js', exports: 'default' },
   patch(Connection: any) {
     if (ours.has(Connection)) return Connection;
     if (typeof Connection !== 'function') throw new TypeError('postgres/cjs/src/connection.js: expected the Connection factory function as its export');
@@ -269,6 +271,7 @@ export const postgresPatch: ModulePatch = {
   package: 'postgres',
   file: 'cjs/src/index.js',
   versions: SUPPORTED.postgres,
+  esm: { file: 'src/index.js', exports: 'default' },
   patch(Postgres: any) {
     if (ours.has(Postgres)) return Postgres;
     if (typeof Postgres !== 'function') throw new TypeError('postgres/cjs/src/index.js: expected the Postgres function as its export');

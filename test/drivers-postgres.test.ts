@@ -250,11 +250,14 @@ test('Drizzle on postgres.js: nothing added, the instance it runs on is tracked 
   });
 });
 
-test('ESM: an instance of the `import` build is not listed, but its socket is stopped at the doors (the net patch); the CommonJS build through createRequire is listed (docs/drivers-postgres.md)', async () => {
+// Node 22.15 and later hook the ESM build too (test/esm-builds.test.ts runs it on 22 and 24).
+const hooksEsm = typeof (require('node:module') as { registerHooks?: unknown }).registerHooks === 'function';
+
+test(`ESM on Node ${process.versions.node}: ${hooksEsm ? 'an instance of the `import` build is listed, as' : 'an instance of the `import` build is not listed, but its socket is stopped at the doors (the net patch); not so'} the CommonJS build through createRequire (docs/drivers-postgres.md)`, async () => {
   await withApp(async (name) => {
-    const run = await runFixture('postgres/esm.mjs', { env: { PGJS_APP: 'postgres-latest', PGAPPNAME: name, FORKSAFE_MODE: 'strict' } });
+    const run = await runFixture('postgres/esm.mjs', { cwd: join(ROOT, 'test', 'apps', 'postgres-latest'), env: { PGJS_APP: 'postgres-latest', PGAPPNAME: name, FORKSAFE_MODE: 'strict' } });
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(run.json, { viaImport: 0, viaRequire: 1, door: { name: 'ForkSafetyError', driver: 'postgres', target: `${PG.host}:${PG.port}` }, after: 'after' });
+    assert.deepEqual(run.json, { viaImport: hooksEsm ? 1 : 0, viaRequire: 1, door: { name: 'ForkSafetyError', driver: 'postgres', target: hooksEsm ? TARGET : `${PG.host}:${PG.port}` }, after: 'after' });
   });
 });
 

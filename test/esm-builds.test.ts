@@ -1,0 +1,169 @@
+// The drivers' ES-module builds, which `import` loads in an ESM app: postgres.js's src/
+// (3.3 and latest) and mariadb 3.5's promise.js / callback.js. On Node 22.15 and later the
+// agent stands in for them through module.registerHooks (agent/esm-hook.ts), so they are
+// tracked, closed before a fork and named at the doors like their CommonJS builds. On
+// Node 20 they stay door-only (drivers-postgres.test.ts proves that side).
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { test } from 'node:test';
+import { installedNear, runsEsModules } from '../agent/esm-app';
+import { mysqlUser, PG, pgKill, pgSessions, runFixture, stepFixture, tempDir, uniqueName, waitFor } from './helpers';
+import { abortedFor, sessionIds } from './mysql-server';
+import { nodeBinary, OTHER_NODE_MAJORS } from './node-versions';
+
+const TARGET = `${PG.user}@${PG.host}:${PG.port}/${PG.database}`;
+const APPS = join(__dirname, 'apps');
+const MARIADB_LATEST = join(APPS, 'mariadb-latest');
+
+async function withPgApp<T>(fn: (name: string) => Promise<T>): Promise<T> {
+  const name = uniqueName('pgjs_esm');
+  try {
+    return await fn(name);
+  } finally {
+    await pgKill(name);
+  }
+}
+
+for (const major of OTHER_NODE_MAJORS) {
+  const node = nodeBinary(major);
+
+  for (const app of ['postgres-3.3', 'postgres-latest']) {
+    test(`Node ${major}, ${app}: an instance of the ESM build is listed and its socket is named by it at the doors, as the CommonJS build's is`, async () => {
+      await withPgApp(async (name) => {
+        // Run from the app's folder, whose node_modules holds the driver, as an app is.
+        const run = await runFixture('postgres/esm.mjs', { node, cwd: join(APPS, app), env: { PGJS_APP: app, PGAPPNAME: name, FORKSAFE_MODE: 'strict' } });
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual(run.json, { viaImport: 1, viaRequire: 1, door: { name: 'ForkSafetyError', driver: 'postgres', target: TARGET }, after: 'after' });
+      });
+    });
+  }
+
+  test(`Node ${major}, postgres-latest ESM build: disconnectAll closes the idle connections only (server-side once settled), the transaction goes on, the instance reconnects lazily`, async () => {
+    await withPgApp(async (name) => {
+      const run = stepFixture('postgres/esm-disconnect.mjs', { node, cwd: join(APPS, 'postgres-latest'), env: { PGJS_APP: 'postgres-latest', PGAPPNAME: name } });
+      const held = await run.next();
+      assert.deepEqual(held.databases, [`pool ${TARGET} 3/2/1`]);
+      assert.equal(held.statics, 'function', 'the statics of the default export are there');
+      assert.equal(await pgSessions(name), 3);
+      run.go();
+      const disc = await run.next();
+      assert.deepEqual(disc.result, { pools: 1, closed: 2, kept: 1 });
+      assert.deepEqual(disc.databases, [`pool ${TARGET} 1/0/1`]);
+      assert.equal(await pgSessions(name), 1, 'settled: the two idle sessions are gone server-side');
+      run.go();
+      const again = await run.next();
+      assert.equal(again.tx, 'tx');
+      assert.deepEqual(again.answered, [1, 2, 3]);
+      assert.equal(await pgSessions(name), 3, 'the next queries opened new connections');
+      run.go();
+      const end = await run.done;
+      assert.equal(end.code, 0, end.stderr);
+      assert.deepEqual(end.json.databases, [], 'sql.end() takes the instance out of the registry');
+      assert.equal(await waitFor(() => pgSessions(name), (n) => n === 0), 0);
+    });
+  });
+
+  test(`Node ${major}, mariadb-latest ESM build: pools and connections from the default object, the named exports and mariadb/callback are tracked and closed idle-only; the modules look as they do bare`, async () => {
+    const my = await mysqlUser();
+    try {
+      const env = { APP: MARIADB_LATEST, MYSQL_USER: my.user, MYSQL_PASSWORD: '' };
+      const run = await runFixture('mariadb/esm.mjs', { node, cwd: MARIADB_LATEST, env });
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual([...run.json.databases].sort(), ['mariadb:connection:1/1', 'mariadb:pool:1/1', 'mariadb:pool:1/1', 'mariadb:pool:2/2'].sort());
+      assert.deepEqual(run.json.closed, { pools: 3, closed: 4, kept: 1 }, 'the idle connections of the three pools; the one of createConnection is kept');
+      assert.equal(run.json.again, 2);
+      assert.equal(run.json.left, 0);
+      const bare = await runFixture('mariadb/esm.mjs', { node, cwd: MARIADB_LATEST, nodeArgs: [], env });
+      assert.equal(bare.code, 0, bare.stderr);
+      assert.deepEqual(run.json.shape, bare.json.shape, 'same exports, same types, under the agent as bare');
+      assert.equal(await waitFor(() => my.sessions(), (n) => n === 0), 0);
+      assert.equal(await abortedFor(my.user), 0, 'every connection closed said goodbye');
+    } finally {
+      await my.drop();
+    }
+  });
+
+  test(`Node ${major}, mariadb-latest ESM build: the pre-fork step of child_process.fork closes the idle pooled connections, seen in the processlist`, async () => {
+    const my = await mysqlUser();
+    try {
+      const run = stepFixture(join(__dirname, 'fixtures', 'mariadb', 'prefork.mjs'), { node, cwd: MARIADB_LATEST, env: { APP: MARIADB_LATEST, MARIADB_BUILD: 'esm', MYSQL_USER: my.user, MYSQL_PASSWORD: '' } });
+      const warm = await run.next();
+      assert.deepEqual(warm.databases.map((d: any) => `${d.driver}:${d.kind}:${d.total}/${d.idle}/${d.active}`), ['mariadb:pool:3/2/1']);
+      const idleIds = (await sessionIds(my.user)).filter((id) => !warm.kept.includes(id));
+      assert.equal(idleIds.length, 2);
+      run.go();
+      const forked = await run.next();
+      assert.deepEqual(forked.databases.map((d: any) => `${d.total}/${d.idle}/${d.active}`), ['1/0/1']);
+      const after = await waitFor(() => sessionIds(my.user), (ids) => !ids.some((id) => idleIds.includes(id)));
+      assert.ok(after.includes(warm.kept[0]), 'the checked-out connection remains');
+      run.go();
+      const end = await run.done;
+      assert.equal(end.code, 0, end.stderr);
+      assert.deepEqual(end.json.values, [1, 2]);
+      assert.equal(await abortedFor(my.user), 0);
+    } finally {
+      await my.drop();
+    }
+  });
+
+  test(`Node ${major}: a CommonJS app, or an ESM app with neither postgres nor mariadb installed near it, registers no module hook (it would cost every module loaded); the debug log says which`, async () => {
+    const cjs = await runFixture('postgres/app.js', { node, cwd: join(APPS, 'postgres-latest'), env: { NODE_DEBUG: 'forksafe' } });
+    assert.equal(cjs.code, 0, cjs.stderr);
+    assert.match(cjs.stderr, /ES-module builds of the drivers are not hooked: the app is CommonJS/);
+    await withPgApp(async (name) => {
+      // From the repository's root: its node_modules has neither (the fixture imports postgres by path).
+      const esm = await runFixture('postgres/esm.mjs', { node, env: { PGJS_APP: 'postgres-latest', PGAPPNAME: name, NODE_DEBUG: 'forksafe' } });
+      assert.equal(esm.code, 0, esm.stderr);
+      assert.match(esm.stderr, /ES-module builds of the drivers are not hooked: none of mariadb, postgres is installed near the app/);
+      assert.equal(esm.json.viaImport, 0);
+    });
+  });
+}
+
+const hasRegisterHooks = typeof (require('node:module') as { registerHooks?: unknown }).registerHooks === 'function';
+
+test(`Node ${process.versions.node} (the suite's own): without module.registerHooks the ESM builds are not hooked, and the debug log says why`, { skip: hasRegisterHooks && 'this Node has registerHooks: the tests above cover it' }, async () => {
+  const name = uniqueName('pgjs_esm20');
+  try {
+    const run = await runFixture('postgres/esm.mjs', { cwd: join(APPS, 'postgres-latest'), env: { NODE_DEBUG: 'forksafe', PGAPPNAME: name } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`ES-module builds of the drivers are not hooked: Node ${process.versions.node.replace(/\./g, '\\.')} has no module\\.registerHooks`));
+  } finally {
+    await pgKill(name);
+  }
+});
+
+test('which processes get the module hook: ES-module entries and flags (runsEsModules), drivers installed above the entry or the working directory, npm or pnpm (installedNear)', () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const write = (file: string, text = '') => {
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      writeFileSync(join(dir, file), text);
+    };
+    write('esm-pkg/package.json', '{"type":"module"}');
+    write('esm-pkg/src/main.js');
+    write('cjs-pkg/package.json', '{"name":"x"}');
+    write('cjs-pkg/main.js');
+    assert.equal(runsEsModules(join(dir, 'esm-pkg/src/main.js'), [], ''), true, '"type": "module" above the entry');
+    assert.equal(runsEsModules(join(dir, 'cjs-pkg/main.js'), [], ''), false);
+    assert.equal(runsEsModules(join(dir, 'esm-pkg/src/main.cjs'), [], ''), false, '.cjs is CommonJS anywhere');
+    assert.equal(runsEsModules(join(dir, 'cjs-pkg/main.mjs'), [], ''), true, '.mjs is an ES module anywhere');
+    assert.equal(runsEsModules(join(dir, 'cjs-pkg/main.js'), ['--import', 'tsx'], ''), true, 'an --import');
+    assert.equal(runsEsModules(undefined, [], '--import=forksafe/register'), true, 'an --import in NODE_OPTIONS');
+    assert.equal(runsEsModules(undefined, ['--input-type=module'], ''), true);
+    assert.equal(runsEsModules(undefined, ['-r', 'forksafe/register'], '--max-old-space-size=100'), false, 'node -e with -r');
+
+    write('npm-app/node_modules/postgres/package.json', '{"name":"postgres"}');
+    write('npm-app/src/server.mjs');
+    write('pnpm-repo/node_modules/.pnpm/mariadb@3.5.4/node_modules/mariadb/package.json', '{"name":"mariadb"}');
+    write('pnpm-repo/apps/api/main.mjs');
+    write('bare/main.mjs');
+    assert.equal(installedNear(['postgres', 'mariadb'], join(dir, 'npm-app/src/server.mjs'), dir), true, 'above the entry');
+    assert.equal(installedNear(['postgres', 'mariadb'], undefined, join(dir, 'npm-app/src')), true, 'above the working directory');
+    assert.equal(installedNear(['postgres', 'mariadb'], join(dir, 'pnpm-repo/apps/api/main.mjs'), dir), true, "in pnpm's store");
+    assert.equal(installedNear(['postgres', 'mariadb'], join(dir, 'bare/main.mjs'), join(dir, 'bare')), false);
+  } finally {
+    cleanup();
+  }
+});
