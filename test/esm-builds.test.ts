@@ -4,17 +4,43 @@
 // tracked, closed before a fork and named at the doors like their CommonJS builds. On
 // Node 20 they stay door-only (drivers-postgres.test.ts proves that side).
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { installedNear, runsEsModules } from '../agent/esm-app';
-import { mysqlUser, PG, pgKill, pgSessions, runFixture, stepFixture, tempDir, uniqueName, waitFor } from './helpers';
+import { mysqlUser, PG, pgKill, pgSessions, ROOT, runFixture, stepFixture, tempDir, uniqueName, waitFor } from './helpers';
 import { abortedFor, sessionIds } from './mysql-server';
 import { nodeBinary, OTHER_NODE_MAJORS } from './node-versions';
 
 const TARGET = `${PG.user}@${PG.host}:${PG.port}/${PG.database}`;
 const APPS = join(__dirname, 'apps');
 const MARIADB_LATEST = join(APPS, 'mariadb-latest');
+
+// An ESM app on Drizzle and postgres.js, as its authors would write it; steps for the test.
+const DRIZZLE_APP = `
+import { fork } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import postgres from 'postgres';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { sql } from 'drizzle-orm';
+const { default: forksafe } = await import(process.env.FORKSAFE_INDEX);
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const step = async (value) => { console.log(JSON.stringify(value)); await lines.next(); };
+const ours = () => forksafe.databases().map((d) => d.driver + ' ' + d.kind + ' ' + d.target + ' ' + d.total + '/' + d.idle);
+
+const client = postgres({ connection: { application_name: process.env.PGAPPNAME }, max: 2 });
+const db = drizzle(client);
+await Promise.all([db.execute(sql\`select pg_sleep(0.05)\`), db.execute(sql\`select 1\`)]);
+await step({ databases: ours() });
+const child = fork(process.env.CHILD, [], { env: { ...process.env, CHILD_WAIT_MS: '1' } });
+const forked = ours();
+const childCode = await new Promise((resolve) => child.on('exit', resolve));
+await step({ databases: forked, childCode });
+const [row] = await db.execute(sql\`select 'again' as v\`);
+await client.end();
+console.log(JSON.stringify({ again: row.v, databases: ours() }));
+process.exit(0);
+`;
 
 async function withPgApp<T>(fn: (name: string) => Promise<T>): Promise<T> {
   const name = uniqueName('pgjs_esm');
@@ -62,6 +88,33 @@ for (const major of OTHER_NODE_MAJORS) {
       assert.deepEqual(end.json.databases, [], 'sql.end() takes the instance out of the registry');
       assert.equal(await waitFor(() => pgSessions(name), (n) => n === 0), 0);
     });
+  });
+
+  test(`Node ${major}: Drizzle on postgres.js in an ESM app written as users write it (bare imports): tracked with nothing added, its idle connections closed before child_process.fork (seen in pg_stat_activity), and it reconnects`, async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      // The app: its own folder, the fixture app's node_modules (drizzle-orm and postgres).
+      symlinkSync(join(APPS, 'postgres-latest', 'node_modules'), join(dir, 'node_modules'), 'dir');
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'esm-drizzle-app', private: true, type: 'module' }));
+      writeFileSync(join(dir, 'server.js'), DRIZZLE_APP);
+      await withPgApp(async (name) => {
+        const run = stepFixture(join(dir, 'server.js'), { node, cwd: dir, env: { PGAPPNAME: name, FORKSAFE_INDEX: join(ROOT, 'dist', 'index.js'), CHILD: join(__dirname, 'fixtures', 'detect', 'child.js') } });
+        const warm = await run.next();
+        assert.deepEqual(warm.databases, [`postgres pool ${TARGET} 2/2`]);
+        assert.equal(await pgSessions(name), 2);
+        run.go();
+        const forked = await run.next();
+        assert.deepEqual(forked.databases, [`postgres pool ${TARGET} 0/0`], 'right after fork() returned');
+        assert.equal(forked.childCode, 0);
+        assert.equal(await waitFor(() => pgSessions(name), (n) => n === 0), 0, 'the two idle sessions are gone server-side');
+        run.go();
+        const end = await run.done;
+        assert.equal(end.code, 0, end.stderr);
+        assert.deepEqual(end.json, { again: 'again', databases: [] });
+      });
+    } finally {
+      cleanup();
+    }
   });
 
   test(`Node ${major}, mariadb-latest ESM build: pools and connections from the default object, the named exports and mariadb/callback are tracked and closed idle-only; the modules look as they do bare`, async () => {
