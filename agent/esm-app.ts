@@ -8,8 +8,9 @@ import { packageJsonAt } from './packages';
  * `"type": "module"`), or Node was given an ESM loader or an `--import` (how the README says
  * to start an ESM app under the agent), or ES-module syntax by default. Asked once at start,
  * before the app's entry is loaded, because a module hook costs every module the process
- * loads (about 3–6% of an app's start-up on Node 22 and 24, counted), CommonJS ones too: a
- * CommonJS app, whose `require` gets the drivers' CommonJS builds, does not pay it.
+ * loads, CommonJS ones too (+5.5% to +6.6% of an app's start-up on Node 22 and 24,
+ * docs/benchmarks.md): a CommonJS app, whose `require` gets the drivers' CommonJS builds,
+ * does not pay it.
  */
 export function runsEsModules(entry: string | undefined = process.argv[1], execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): boolean {
   const flags = [...execArgv, ...nodeOptions.split(/\s+/)];

@@ -106,9 +106,10 @@ export function hookFirstLoads(files: readonly string[], claim: Claim): () => vo
 
 /**
  * Which of `files` a loaded file is, and what `claim` makes of it: `claimFile(filename)`
- * gives the function that patches its exports (or what else `claim` returns), or undefined. Any file whose basename no
- * patch names costs one string slice and one Map lookup. Shared by the load hook and by
- * the files another module system loads (Jest's runtime).
+ * gives the function that patches its exports (or whatever else `claim` returns), or
+ * undefined. Any file whose basename no patch names costs one string slice and one Map
+ * lookup. Shared by the load hook, the files another module system loads (Jest's runtime)
+ * and the ESM hook (esm-hook.ts).
  */
 export function fileClaimer<T = (exports: unknown) => unknown>(files: readonly string[], claim: (where: PackageFile) => T | undefined): { basenames: string[]; claimFile(filename: string): T | undefined } {
   const index = indexByBasename(files);

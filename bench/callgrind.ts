@@ -41,7 +41,7 @@ export const COUNTING_FLAGS = ['--random-seed=1'];
 /** Runs `node <l.node> <l.args>` under callgrind and returns the instructions it executed. */
 export function countInstructions(l: Launch): Promise<number> {
   return new Promise((resolve, reject) => {
-    const valgrind = ['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, ...COUNTING_FLAGS, ...l.node, ...l.args];
+    const valgrind = ['valgrind', '--tool=callgrind', '--callgrind-out-file=/dev/null', l.execPath ?? process.execPath, ...COUNTING_FLAGS, ...l.node, ...l.args];
     const argv = canDisableAslr() ? ['setarch', '-R', ...valgrind] : valgrind;
     const child = spawn(argv[0]!, argv.slice(1), { cwd: l.cwd, env: countingEnv(l.env), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

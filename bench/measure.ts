@@ -17,6 +17,8 @@ export interface Variant {
   env?: Record<string, string>;
   /** Extra workload arguments for this variant alone. */
   args?: string[];
+  /** Another node binary for this variant (another Node major); default: the bench's own. */
+  execPath?: string;
 }
 
 export interface Context {
@@ -39,7 +41,7 @@ export function otel(driver: 'pg' | 'mysql2'): Variant {
 }
 
 export function launch(ctx: Context, v: Variant, args: string[], extraNode: string[] = []) {
-  return { node: [...extraNode, ...v.node], args: [...args, ...(v.args ?? [])], cwd: ctx.agent.cwd, env: workloadEnv(v.env) };
+  return { execPath: v.execPath, node: [...extraNode, ...v.node], args: [...args, ...(v.args ?? [])], cwd: ctx.agent.cwd, env: workloadEnv(v.env) };
 }
 
 /** `pairs` rounds of one fresh process per variant, in turn (A B A B …). */

@@ -3,6 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
 
 export interface Launch {
+  /** The node binary; default: the one running the bench. */
+  execPath?: string;
   /** Node flags before the script, e.g. `['-r', 'forksafe/register']`. */
   node: string[];
   /** The script and its arguments, or `['-e', '0']`. */
@@ -28,7 +30,7 @@ function describe(l: Launch): string {
 export function runOnce(l: Launch): Promise<Once> {
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, [...l.node, ...l.args], { cwd: l.cwd, env: l.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(l.execPath ?? process.execPath, [...l.node, ...l.args], { cwd: l.cwd, env: l.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let wallMs = NaN;

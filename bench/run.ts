@@ -31,7 +31,7 @@ function usage(message: string): never {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { quick: false, instructions: false, out: join(ROOT, 'bench', 'results', `${localDate(new Date())}.json`), agent: 'packed', only: undefined };
+  const o: Options = { quick: false, instructions: false, out: '', agent: 'packed', only: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = () => argv[++i] ?? usage(`${a} needs a value`);
@@ -49,6 +49,8 @@ function parseArgs(argv: string[]): Options {
     const unknown = o.only.filter((id) => !figures.some((f) => f.id === id));
     if (unknown.length) usage(`--only: unknown figure ${unknown.join(', ')}; figures: ${figures.map((f) => f.id).join(', ')}`);
   }
+  // A partial run never lands on the day's full results: it gets a file named for its figures.
+  o.out ||= join(ROOT, 'bench', 'results', `${localDate(new Date())}${o.only ? `-${o.only.join('+')}` : ''}.json`);
   return o;
 }
 

@@ -2,6 +2,7 @@
 import { disconnectCurve, forkOnline, forkUnderLoad } from './forks';
 import { residentMemory } from './memory';
 import { ipcSend, spawnLoop } from './processes';
+import { instructionsEsmHook } from './esm-hook';
 import { instructionsConnect, instructionsSend, instructionsSpawn, instructionsStartup } from './instructions';
 import { queryLoop } from './queries';
 import { reportRender } from './report';
@@ -38,6 +39,7 @@ export const figures: Figure[] = [
   instructionsSpawn,
   instructionsSend,
   instructionsConnect,
+  instructionsEsmHook,
 ];
 
 /**

@@ -11,7 +11,7 @@ import type { Figure, Row, Verdict } from './types';
 const M = 1e6;
 
 /** A row of counts: medians in millions of instructions, the ratio per round. */
-function countRow(label: string, samples: Record<string, number[]>, name: string, against: string, target: string, verdict: (r: Series) => Verdict): Row {
+export function countRow(label: string, samples: Record<string, number[]>, name: string, against: string, target: string, verdict: (r: Series) => Verdict): Row {
   const r = paired(samples[name]!, samples[against]!, ratio);
   const b = series(samples[against]!);
   const m = series(samples[name]!);
@@ -34,12 +34,12 @@ function countRow(label: string, samples: Record<string, number[]>, name: string
  * made here, uncounted, as any earlier run of the application would have, so that no
  * round counts the cache being written.
  */
-function warmCodeCache(ctx: Context): void {
+export function warmCodeCache(ctx: Context, execPath = process.execPath): void {
   const warm = launch(ctx, withAgent(ctx), ['-e', '0']);
-  spawnSync(process.execPath, [...COUNTING_FLAGS, ...warm.node, ...warm.args], { cwd: warm.cwd, env: countingEnv(warm.env), stdio: 'ignore' });
+  spawnSync(execPath, [...COUNTING_FLAGS, ...warm.node, ...warm.args], { cwd: warm.cwd, env: countingEnv(warm.env), stdio: 'ignore' });
 }
 
-const plusPercent = (max: number) => (r: Series): Verdict => (r.median <= 1 + max / 100 ? 'PASS' : 'MISS');
+export const plusPercent = (max: number) => (r: Series): Verdict => (r.median <= 1 + max / 100 ? 'PASS' : 'MISS');
 
 export const instructionsStartup: Figure = {
   id: 'instructions-startup',
