@@ -4,15 +4,29 @@
 // The whole suite runs under those majors by hand (DEVELOPERS.md); this file keeps the
 // cross-section proven on every `npm test`.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { FIXTURES, mysqlUser, PG, pgKill, pgSessions, readReport, ROOT, runFixture, spokeRows, stepFixture, tempDir, uniqueName, waitFor } from './helpers';
-import { nodeBinary, OTHER_NODE_MAJORS } from './node-versions';
+import { nodeBinary, nodeTestOutput, OTHER_NODE_MAJORS } from './node-versions';
+import { serverEnv } from './servers';
 
 const work = tempDir();
 after(() => work.cleanup());
+
+/** `forksafe run <args>` under `node`, with its stdout and stderr in one string. */
+function forksafeRun(node: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    // Without the outer runner's NODE_TEST_CONTEXT: the inner `node --test` is a run of its own.
+    const { NODE_TEST_CONTEXT: _, ...outer } = process.env;
+    const child = spawn(node, [join(ROOT, 'dist', 'cli', 'main.js'), 'run', ...args], { cwd: ROOT, env: { ...outer, ...serverEnv(), NODE_OPTIONS: '', ...env } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
 
 for (const major of OTHER_NODE_MAJORS) {
   describe(`Node ${major}`, () => {
@@ -131,6 +145,26 @@ for (const major of OTHER_NODE_MAJORS) {
       assert.equal(run.json?.ran, true, run.stdout);
       assert.equal(run.stderr.split('\n').filter((l) => / patched child_process$/.test(l)).length, 1, run.stderr);
       assert.match(run.stderr, /module loader thread: idle/);
+    });
+
+    test(`forksafe run --strict -- node --test: the violating test fails with ForkSafetyError, read in Node ${major}'s default reporter`, async () => {
+      const out = nodeTestOutput(version);
+      const app = uniqueName(`n${major}nt`);
+      const { dir, cleanup } = tempDir();
+      const report = join(dir, 'r.jsonl');
+      try {
+        const run = await forksafeRun(node, ['--strict', '--report', report, '--', node, '--test', join(FIXTURES, 'node-test', 'violating.test.js')], { PGAPPNAME: app });
+        assert.notEqual(run.code, 0, run.out);
+        assert.match(run.out, out.failedTest('hands a pooled socket to a child'));
+        assert.match(run.out, out.forkSafetyError);
+        assert.match(run.out, out.counts(2, 1));
+        const violations = readReport(report).filter((r) => r.type === 'violation');
+        assert.deepEqual(violations.map((v) => v.kind), ['handle-transfer'], run.out);
+        assert.match(violations[0].site, /test\/fixtures\/node-test\/violating\.test\.js:20:\d+$/);
+      } finally {
+        cleanup();
+        await pgKill(app);
+      }
     });
 
     test('the bundle compiles from its code cache: written at the first start under this Node, used at the next', async () => {

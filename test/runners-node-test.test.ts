@@ -5,17 +5,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pgKill, readReport, ROOT, tempDir, uniqueName } from './helpers';
+import { nodeTestOutput } from './node-versions';
 import { serverEnv } from './servers';
 
 const file = join(__dirname, 'fixtures', 'node-test', 'violating.test.js');
 
-// What `node --test` prints with no --test-reporter, when its output is not a terminal (as
-// here): TAP on Node 20 and 22, spec from Node 23 (nodejs/node#54548, semver-major).
-const SPEC = Number(process.versions.node.split('.')[0]) >= 23;
-const failedTest = (name: string) => (SPEC ? new RegExp(`\u2716 ${name} \\(`) : new RegExp(`not ok \\d+ - ${name}`));
-const counts = (pass: number, fail: number) => (SPEC ? new RegExp(`\u2139 pass ${pass}\n\u2139 fail ${fail}`) : new RegExp(`# pass ${pass}\n# fail ${fail}`));
-// TAP gives the error's name as a YAML field; spec prints the error as util.inspect does.
-const forkSafetyError = SPEC ? /Error \[ForkSafetyError\]: A connection's socket was handed to another process/ : /name: 'ForkSafetyError'/;
+const { failedTest, counts, forkSafetyError } = nodeTestOutput();
 
 function forksafeRun(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
