@@ -27,7 +27,7 @@ export function nodeTestOutput(version: string = process.version) {
     failedTest: (name: string) => (spec ? new RegExp(`\u2716 ${name} \\(`) : new RegExp(`not ok \\d+ - ${name}`)),
     /** The run's totals. */
     counts: (pass: number, fail: number) => (spec ? new RegExp(`\u2139 pass ${pass}\n\u2139 fail ${fail}`) : new RegExp(`# pass ${pass}\n# fail ${fail}`)),
-    /** A test's ForkSafetyError: TAP gives its name as a YAML field, spec prints it as util.inspect does. */
+    /** A test's ForkSafetyError, as it comes back from the test file's process (an Error named ForkSafetyError): TAP gives the name as a YAML field, spec prints `Error [ForkSafetyError]`. */
     forkSafetyError: spec ? /Error \[ForkSafetyError\]: A connection's socket was handed to another process/ : /name: 'ForkSafetyError'/,
   };
 }
