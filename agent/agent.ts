@@ -51,10 +51,12 @@ function configure(options: ConfigureOptions): Readonly<Config> {
 }
 
 /**
- * Node 20 runs every --require once more inside the thread that --import's module hooks
- * run in. That thread is a worker with no parentPort (a user's Worker always has one);
- * Node 22.14+ says so directly with isInternalThread. Loading worker_threads costs ~4 ms
- * of start-up, so it is asked only when a loader can be running.
+ * Node runs every --require once more inside the thread that module.register()'s hooks run
+ * in (20, 22 and 24 alike; hooks registered with module.registerHooks run in the
+ * application's own thread and start none). That thread is a worker with no parentPort (a
+ * user's Worker always has one); Node 22.14+ says so directly with isInternalThread.
+ * Loading worker_threads costs ~4 ms of start-up, so it is asked only when a loader can be
+ * running.
  */
 function inLoaderThread(): boolean {
   const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;

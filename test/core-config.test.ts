@@ -100,9 +100,29 @@ test('loaded twice (-r twice, and a second installed copy): patched once, one di
   }
 });
 
-test('--import with another loader (tsx): the loader thread stays idle, the app is patched once', async () => {
-  const run = await runFixture('core/app-ran.js', { nodeArgs: ['--import', 'tsx', '-r', REGISTER], env: { NODE_DEBUG: 'forksafe' } });
+// tsx 4.23 registers its hooks in the application's thread with module.registerHooks from
+// Node 22.22.3, 24.11.1 and 25.1 (its own table, dist/temporary-directory-*.mjs), and with
+// module.register, in a hooks thread, before: a hooks thread runs the -r preloads too.
+function tsxHooksInThread(): boolean {
+  const [major, minor, patch] = process.versions.node.split('.').map(Number) as [number, number, number];
+  const from = ({ 22: [22, 3], 24: [11, 1], 25: [1, 0] } as Record<number, [number, number]>)[major];
+  if (!from) return major > 25;
+  return minor > from[0] || (minor === from[0] && patch >= from[1]);
+}
+
+test('--import with another loader (tsx): the app is patched once; a loader thread, where tsx starts one, stays idle', async () => {
+  const run = await runFixture('core/app-ran.js', { nodeArgs: ['--import', 'tsx', '-r', REGISTER], env: { NODE_DEBUG: 'forksafe', APP_RAN_LINGER_MS: '500' } });
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stderr.split('\n').filter((l) => / patched child_process$/.test(l)).length, 1);
+  if (tsxHooksInThread()) assert.doesNotMatch(run.stderr, /module loader thread/, 'tsx hooks in this thread: there is no loader thread');
+  else assert.match(run.stderr, /module loader thread: idle/);
+});
+
+test('--import of a module.register() hook: the hooks thread (on every Node) stays idle, the app is patched once', async () => {
+  const hook = join(ROOT, 'test', 'fixtures', 'core', 'async-hook.mjs');
+  const run = await runFixture('core/app-ran.js', { nodeArgs: ['--import', hook, '-r', REGISTER], env: { NODE_DEBUG: 'forksafe', APP_RAN_LINGER_MS: '500' } });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.json?.ran, true, run.stdout);
+  assert.equal(run.stderr.split('\n').filter((l) => / patched child_process$/.test(l)).length, 1, run.stderr);
   assert.match(run.stderr, /module loader thread: idle/);
 });

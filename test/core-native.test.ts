@@ -1,10 +1,26 @@
 // pg.native: the same registry and disconnect, through libpq (pg-native is a devDependency,
 // built against the machine's libpq-dev).
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { pgKill, pgSessions, stepFixture, uniqueName, waitFor } from './helpers';
 
+/**
+ * libpq is a native addon (nan, not N-API): it loads only in the Node whose ABI it was built
+ * for, the one that ran `npm ci`. Run under another major (DEVELOPERS.md), this test needs
+ * node_modules installed by that Node; it says so rather than failing on a missing V8 symbol.
+ */
+function libpqLoads(): void {
+  try {
+    createRequire(__filename)('libpq');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_DLOPEN_FAILED') throw err;
+    throw new Error(`libpq's native addon was built for another Node than this one (${process.version}, ABI ${process.versions.modules}): install node_modules with this Node (npm ci, or npm rebuild libpq) to run the pg.native test under it`, { cause: err });
+  }
+}
+
 test('pg.native: the pool\'s idle connections close, the standalone client is kept, both work after', async () => {
+  libpqLoads();
   const app = uniqueName('native');
   try {
     const run = stepFixture('core/pg-native.js', { env: { PGAPPNAME: app } });

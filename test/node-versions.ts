@@ -14,3 +14,20 @@ export function nodeBinary(major: (typeof OTHER_NODE_MAJORS)[number]): string {
   if (!existsSync(bin)) throw new Error(`Node ${major} is not installed for the tests: run \`npm ci\` in ${app} (as .ci/run does)`);
   return bin;
 }
+
+/**
+ * What `node --test` prints with no --test-reporter when its output is not a terminal (as
+ * in the tests): TAP on Node 20 and 22, spec from Node 23 (nodejs/node#54548, semver-major).
+ */
+export function nodeTestOutput(version: string = process.version) {
+  const spec = Number(version.replace(/^v/, '').split('.')[0]) >= 23;
+  return {
+    reporter: spec ? ('spec' as const) : ('tap' as const),
+    /** The line of a failed test. */
+    failedTest: (name: string) => (spec ? new RegExp(`\u2716 ${name} \\(`) : new RegExp(`not ok \\d+ - ${name}`)),
+    /** The run's totals. */
+    counts: (pass: number, fail: number) => (spec ? new RegExp(`\u2139 pass ${pass}\n\u2139 fail ${fail}`) : new RegExp(`# pass ${pass}\n# fail ${fail}`)),
+    /** A test's ForkSafetyError, as it comes back from the test file's process (an Error named ForkSafetyError): TAP gives the name as a YAML field, spec prints `Error [ForkSafetyError]`. */
+    forkSafetyError: spec ? /Error \[ForkSafetyError\]: A connection's socket was handed to another process/ : /name: 'ForkSafetyError'/,
+  };
+}

@@ -5,9 +5,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pgKill, readReport, ROOT, tempDir, uniqueName } from './helpers';
+import { nodeTestOutput } from './node-versions';
 import { serverEnv } from './servers';
 
 const file = join(__dirname, 'fixtures', 'node-test', 'violating.test.js');
+
+const { failedTest, counts, forkSafetyError } = nodeTestOutput();
 
 function forksafeRun(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -29,9 +32,9 @@ for (const concurrency of [[], ['--test-concurrency=2']]) {
       const report = join(dir, 'r.jsonl');
       const run = await forksafeRun(['--strict', '--report', report, '--', process.execPath, '--test', ...concurrency, file], { PGAPPNAME: appName });
       assert.notEqual(run.code, 0, run.out);
-      assert.match(run.out, /not ok \d+ - hands a pooled socket to a child/);
-      assert.match(run.out, /name: 'ForkSafetyError'/);
-      assert.match(run.out, /# pass 2\n# fail 1/);
+      assert.match(run.out, failedTest('hands a pooled socket to a child'));
+      assert.match(run.out, forkSafetyError);
+      assert.match(run.out, counts(2, 1));
       const violations = readReport(report).filter((r) => r.type === 'violation');
       assert.equal(violations.length, 1, run.out);
       assert.equal(violations[0].kind, 'handle-transfer');
@@ -50,7 +53,7 @@ test('node --test: a violation in a child process of a test (a worker that sends
     const report = join(dir, 'r.jsonl');
     const run = await forksafeRun(['--strict', '--report', report, '--', process.execPath, '--test', join(__dirname, 'fixtures', 'node-test', 'child-violates.test.js')], { PGAPPNAME: appName });
     assert.notEqual(run.code, 0, run.out);
-    assert.match(run.out, /not ok \d+ - forks a worker that hands a socket onward/);
+    assert.match(run.out, failedTest('forks a worker that hands a socket onward'));
     assert.match(run.out, /ForkSafetyError: A connection's socket was handed to another process/, "the worker's own error, on its stderr");
     const [violation, ...more] = readReport(report).filter((r) => r.type === 'violation');
     assert.deepEqual(more, []);
