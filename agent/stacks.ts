@@ -117,12 +117,20 @@ export function userSite(sites: readonly NodeJS.CallSite[]): string {
   return library ?? '<unknown>';
 }
 
+// APM agents' wrappers sit between a library and Node (OpenTelemetry's net instrumentation
+// wraps net.connect): the code that made the call is the one below them. Their own calls
+// (an exporter's socket) keep their name, as nothing but Node is below them.
+const INSTRUMENTATION = /[\\/]node_modules[\\/](@opentelemetry|@datadog|dd-trace|@newrelic|newrelic|elastic-apm-node|shimmer|require-in-the-middle|import-in-the-middle)[\\/]/;
+
 function callerFile(sites: readonly NodeJS.CallSite[]): string | undefined {
+  let wrapper: string | undefined;
   for (const site of sites) {
     const file = pathOf(site);
-    if (file !== undefined && !file.startsWith(ownDir)) return file;
+    if (file === undefined || file.startsWith(ownDir)) continue;
+    if (!INSTRUMENTATION.test(file)) return file;
+    wrapper ??= file;
   }
-  return undefined;
+  return wrapper;
 }
 
 /** `file:line:col` split back into its parts (for the CLI); undefined if it is not one. */
