@@ -14,9 +14,10 @@ import { kEsmPatch } from './symbols';
  * (an own export wins over the same name from `export *`). Every importer of the file, the
  * package's own modules included, gets the stand-in; the original runs once.
  *
- * Node 20 has no such hook: `module.register` runs its hooks in a loader thread that costs
- * 90–180 ms of start-up in every process, so there the ESM builds stay seen by the doors
- * only (docs/drivers-postgres.md).
+ * Node 20 has no such hook: `module.register` runs its hooks in a thread of their own that
+ * costs 90–180 ms of start-up, too much to start in every process. There the same stand-ins
+ * come from that thread only when another tool has started it (esm-cjs-hook.ts), and
+ * otherwise the ESM builds are seen by the doors only (docs/drivers-postgres.md).
  */
 
 /** How the module namespace of an ES module maps onto what the file's patch takes. */
@@ -60,6 +61,17 @@ function standIn(url: string, names: readonly string[]): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * Where a stand-in template holds the module's URL: Node 20's loader thread (esm-cjs-hook.ts)
+ * fills it in with the JSON-escaped URL of a file without query or fragment.
+ */
+export const STAND_IN_URL = 'forksafe-stand-in-url:';
+
+/** The stand-in's source for any URL without query or fragment: STAND_IN_URL in place of the URL. */
+export function standInTemplate(exports: EsmExports): string {
+  return standIn(STAND_IN_URL, namesOf(exports));
+}
+
 function namesOf(exports: EsmExports): string[] {
   return exports === 'default' ? ['default'] : ['default', ...exports.named];
 }
@@ -90,8 +102,6 @@ export function hookEsmLoads(basenames: readonly string[], claim: EsmClaim): (()
   const register = registerHooks();
   if (!register) return undefined;
   const wanted = new Set(basenames);
-  // What each claimed URL's stand-in asks for when it runs: decided at load, applied at evaluation.
-  const pending = new Map<string, NonNullable<ReturnType<EsmClaim>>>();
   let hooks: Hooks;
   try {
     hooks = register({
@@ -109,7 +119,6 @@ export function hookEsmLoads(basenames: readonly string[], claim: EsmClaim): (()
         try {
           const claimed = claim(fileURLToPath(path));
           if (!claimed) return result;
-          pending.set(url, claimed);
           return { format: 'module', source: standIn(url, namesOf(claimed.exports)), shortCircuit: true };
         } catch (err) {
           internalError(`ESM load hook for ${url}`, err);
@@ -121,20 +130,31 @@ export function hookEsmLoads(basenames: readonly string[], claim: EsmClaim): (()
     internalError('register the ESM load hook', err);
     return undefined;
   }
-  (globalThis as { [kEsmPatch]?: unknown })[kEsmPatch] = (url: string, namespace: Record<string, unknown>): Record<string, unknown> => {
-    const claimed = pending.get(url);
-    pending.delete(url);
-    if (!claimed) return namespace;
+  const unbridge = installEsmBridge(claim);
+  return () => {
+    unbridge();
+    hooks.deregister();
+  };
+}
+
+/**
+ * What a stand-in calls when it runs, with its URL and the original's namespace: the values
+ * it exports. The file is claimed again there (package.json and version, both cached), so a
+ * stand-in made in another thread is patched by the same rules.
+ */
+export function installEsmBridge(claim: EsmClaim): () => void {
+  const bridge = (url: string, namespace: Record<string, unknown>): Record<string, unknown> => {
     try {
-      return patchNamespace(claimed.exports, claimed.patch, namespace);
+      const at = url.search(/[?#]/);
+      const claimed = claim(fileURLToPath(at === -1 ? url : url.slice(0, at)));
+      return claimed ? patchNamespace(claimed.exports, claimed.patch, namespace) : namespace;
     } catch (err) {
       internalError(`patch the ES module ${url}`, err);
       return namespace;
     }
   };
+  (globalThis as { [kEsmPatch]?: unknown })[kEsmPatch] = bridge;
   return () => {
-    delete (globalThis as { [kEsmPatch]?: unknown })[kEsmPatch];
-    pending.clear();
-    hooks.deregister();
+    if ((globalThis as { [kEsmPatch]?: unknown })[kEsmPatch] === bridge) delete (globalThis as { [kEsmPatch]?: unknown })[kEsmPatch];
   };
 }

@@ -1,7 +1,7 @@
 import Module = require('node:module');
 import { sep } from 'node:path';
 import { internalError } from './boundary';
-import { hookEsmEvaluatedCjs } from './esm-cjs-hook';
+import { hookEsmEvaluatedCjs, type LoaderStandIn } from './esm-cjs-hook';
 import { disguise } from './wrap';
 
 /** Where a loaded file sits: `<basedir>/<file>`. Which package `basedir` holds is the caller's to say. */
@@ -69,7 +69,7 @@ type Compile = (this: NodeJS.Module, content: string, filename: string, ...rest:
  * ESM loader evaluating CommonJS source that a `module.register` hook returned, is seen
  * through esm-cjs-hook.ts.
  */
-export function hookFirstLoads(files: readonly string[], claim: Claim): () => void {
+export function hookFirstLoads(files: readonly string[], claim: Claim, standIns?: readonly LoaderStandIn[]): () => void {
   const { basenames, claimFile } = fileClaimer(files, claim);
   const proto = Module.prototype as unknown as { _compile: Compile };
   const original = proto._compile;
@@ -95,7 +95,7 @@ export function hookFirstLoads(files: readonly string[], claim: Claim): () => vo
   proto._compile = disguise(compile, original);
   const unhookEsm = hookEsmEvaluatedCjs(basenames, (module, filename) => {
     if (active && typeof filename === 'string') seen(module, filename);
-  });
+  }, standIns);
   return () => {
     active = false;
     unhookEsm();

@@ -1,7 +1,8 @@
 import { syncBuiltinESMExports } from 'node:module';
 import { debug, internalError } from './boundary';
 import { installedNear, runsEsModules } from './esm-app';
-import { esmHooksAvailable, hookEsmLoads, type EsmExports } from './esm-hook';
+import type { LoaderStandIn } from './esm-cjs-hook';
+import { esmHooksAvailable, hookEsmLoads, installEsmBridge, standInTemplate, type EsmExports } from './esm-hook';
 import { fileClaimer, hookFirstLoads, type Claim, type PackageFile } from './load-hook';
 import { packageJsonAt } from './packages';
 import { satisfies } from './versions';
@@ -148,32 +149,38 @@ function hookModules(modules: readonly ModulePatch[]): () => void {
   const patchWith = (fitting: ModulePatch[], label: string, keep: boolean, where: PackageFile) => (exports: unknown) =>
     fitting.reduce((result, p) => apply(p, result, label, keep, where), exports);
 
-  const fittingCjs = fittingFor(commonJsFile);
-  const claimFor = (keep: boolean): Claim => (where) => {
-    const found = fittingCjs(where);
-    return found && patchWith(found.fitting, found.label, keep, where);
-  };
-  claimSandboxFile = fileClaimer(filesOf(commonJsFile), claimFor(false)).claimFile;
-  const unhookCjs = hookFirstLoads(filesOf(commonJsFile), claimFor(true));
-
   const fittingEsm = fittingFor(esmFile);
   const esm = fileClaimer(filesOf(esmFile), (where): { exports: EsmExports; patch: (exports: unknown) => unknown } | undefined => {
     const found = fittingEsm(where);
     return found && { exports: found.fitting[0]!.esm!.exports, patch: patchWith(found.fitting, `${found.label} (ES module)`, true, where) };
   });
   let unhookEsm: (() => void) | undefined;
+  // Node 20: stand-ins made by the loader thread, if another tool starts one (esm-cjs-hook.ts).
+  let standIns: LoaderStandIn[] = [];
   if (esm.basenames.length > 0) {
     const packages = [...new Set(modules.filter((p) => p.esm).map((p) => p.package))];
-    const skip = !esmHooksAvailable()
-      ? `Node ${process.versions.node} has no module.registerHooks (22.15 and later have it)`
-      : !runsEsModules()
+    if (!esmHooksAvailable()) {
+      debug('the ES-module builds of the drivers are hooked only in a module.register() hooks thread that another tool starts (tsx, an APM agent\'s --import): Node %s has no module.registerHooks (22.15 and later have it)', process.versions.node);
+      standIns = modules.flatMap((p) => (p.esm ? [{ package: p.package, file: p.esm.file, template: standInTemplate(p.esm.exports) }] : []));
+      unhookEsm = installEsmBridge(esm.claimFile);
+    } else {
+      const skip = !runsEsModules()
         ? 'the app is CommonJS (its require() loads their CommonJS builds)'
         : !installedNear(packages)
           ? `none of ${packages.join(', ')} is installed near the app`
           : undefined;
-    if (skip) debug('the ES-module builds of the drivers are not hooked: %s', skip);
-    else unhookEsm = hookEsmLoads(esm.basenames, esm.claimFile);
+      if (skip) debug('the ES-module builds of the drivers are not hooked: %s', skip);
+      else unhookEsm = hookEsmLoads(esm.basenames, esm.claimFile);
+    }
   }
+
+  const fittingCjs = fittingFor(commonJsFile);
+  const claimFor = (keep: boolean): Claim => (where) => {
+    const found = fittingCjs(where);
+    return found && patchWith(found.fitting, found.label, keep, where);
+  };
+  claimSandboxFile = fileClaimer(filesOf(commonJsFile), claimFor(false)).claimFile;
+  const unhookCjs = hookFirstLoads(filesOf(commonJsFile), claimFor(true), standIns);
   return () => {
     unhookEsm?.();
     unhookCjs();

@@ -31,7 +31,8 @@ import { socketsOf } from './shared/driver-sockets';
 // - 3.5.1 on: an ES module package; `require` loads esbuild bundles dist/promise.cjs and
 //   dist/callback.cjs, an ESM `import` the ES modules promise.js and callback.js (named
 //   exports, and a default object of the same functions), which are patched where Node has
-//   in-thread module hooks (22.15 on, agent/esm-hook.ts). Same classes and
+//   in-thread module hooks (22.15 on, agent/esm-hook.ts) or, on Node 20, where a
+//   module.register() hooks thread runs. Same classes and
 //   end(cmdParam, resolve, reject).
 
 interface RawConnection extends EventEmitter {

@@ -38,8 +38,9 @@ import { SUPPORTED } from './shared/supported';
 //   is read again whenever its handle changes.
 // The ESM build (src/, what `import` loads) is the same code, with `export default` for
 // `module.exports`: patched the same way where Node has in-thread module hooks (22.15 on,
-// agent/esm-hook.ts). On Node 20 its instances are not listed; its sockets reach the doors
-// only as client sockets noted by the net patch (docs/drivers-postgres.md).
+// agent/esm-hook.ts), or on Node 20 where a module.register() hooks thread runs. Otherwise
+// its instances are not listed; its sockets reach the doors only as client sockets noted by
+// the net patch (docs/drivers-postgres.md).
 
 interface PgjsQueue {
   readonly length: number;

@@ -2,13 +2,14 @@
 // (3.3 and latest) and mariadb 3.5's promise.js / callback.js. On Node 22.15 and later the
 // agent stands in for them through module.registerHooks (agent/esm-hook.ts), so they are
 // tracked, closed before a fork and named at the doors like their CommonJS builds. On
-// Node 20 they stay door-only (drivers-postgres.test.ts proves that side).
+// Node 20 the same stand-ins come from the module.register() hooks thread when another tool
+// starts one (esm-cjs-hook.ts); without one they are door-only.
 import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { installedNear, runsEsModules } from '../agent/esm-app';
-import { mysqlUser, PG, pgKill, pgSessions, ROOT, runFixture, stepFixture, tempDir, uniqueName, waitFor } from './helpers';
+import { mysqlUser, PG, pgKill, pgSessions, REGISTER, ROOT, runFixture, stepFixture, tempDir, uniqueName, waitFor } from './helpers';
 import { abortedFor, sessionIds } from './mysql-server';
 import { nodeBinary, OTHER_NODE_MAJORS } from './node-versions';
 
@@ -176,14 +177,47 @@ for (const major of OTHER_NODE_MAJORS) {
 
 const hasRegisterHooks = typeof (require('node:module') as { registerHooks?: unknown }).registerHooks === 'function';
 
-test(`Node ${process.versions.node} (the suite's own): without module.registerHooks the ESM builds are not hooked, and the debug log says why`, { skip: hasRegisterHooks && 'this Node has registerHooks: the tests above cover it' }, async () => {
-  const name = uniqueName('pgjs_esm20');
-  try {
-    const run = await runFixture('postgres/esm.mjs', { cwd: join(APPS, 'postgres-latest'), env: { NODE_DEBUG: 'forksafe', PGAPPNAME: name } });
+// Node 20 has no in-thread hook: the ESM builds are stood in for by the module.register()
+// hooks thread when another tool starts one (tsx, a plain register() hook), and not otherwise.
+const node20 = { skip: hasRegisterHooks && `Node ${process.versions.node} has registerHooks: the tests above cover it` };
+const ASYNC_HOOK = join(__dirname, 'fixtures', 'core', 'async-hook.mjs');
+const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
+
+test(`Node ${process.versions.node}: with no hooks thread the ESM build of postgres.js is not listed (its socket is caught at the doors by host:port), and the debug log says why`, node20, async () => {
+  await withPgApp(async (name) => {
+    const run = await runFixture('postgres/esm.mjs', { cwd: join(APPS, 'postgres-latest'), env: { NODE_DEBUG: 'forksafe', PGAPPNAME: name, FORKSAFE_MODE: 'strict' } });
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stderr, new RegExp(`ES-module builds of the drivers are not hooked: Node ${process.versions.node.replace(/\./g, '\\.')} has no module\\.registerHooks`));
+    assert.match(run.stderr, /ES-module builds of the drivers are hooked only in a module\.register\(\) hooks thread that another tool starts/);
+    assert.deepEqual({ viaImport: run.json.viaImport, target: run.json.door.target }, { viaImport: 0, target: `${PG.host}:${PG.port}` });
+  });
+});
+
+for (const [tool, flag] of [['a plain module.register() hook', ASYNC_HOOK], ['tsx', TSX]] as const) {
+  for (const app of ['postgres-3.3', 'postgres-latest']) {
+    test(`Node ${process.versions.node}, ${app}, --import ${tool}: its hooks thread stands in for the ESM build, which is listed and named at the doors by its instance`, node20, async () => {
+      await withPgApp(async (name) => {
+        const run = await runFixture('postgres/esm.mjs', { nodeArgs: ['-r', REGISTER, '--import', flag], cwd: join(APPS, app), env: { PGJS_APP: app, PGAPPNAME: name, FORKSAFE_MODE: 'strict' } });
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual(run.json, { viaImport: 1, viaRequire: 1, door: { name: 'ForkSafetyError', driver: 'postgres', target: TARGET }, after: 'after' });
+      });
+    });
+  }
+}
+
+test(`Node ${process.versions.node}, mariadb-latest ESM build, --import a plain module.register() hook: tracked and closed idle-only; the modules look as they do bare`, node20, async () => {
+  const my = await mysqlUser();
+  try {
+    const env = { APP: MARIADB_LATEST, MYSQL_USER: my.user, MYSQL_PASSWORD: '' };
+    const run = await runFixture('mariadb/esm.mjs', { nodeArgs: ['-r', REGISTER, '--import', ASYNC_HOOK], cwd: MARIADB_LATEST, env });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual([...run.json.databases].sort(), ['mariadb:connection:1/1', 'mariadb:pool:1/1', 'mariadb:pool:1/1', 'mariadb:pool:2/2'].sort());
+    assert.deepEqual(run.json.closed, { pools: 3, closed: 4, kept: 1 });
+    const bare = await runFixture('mariadb/esm.mjs', { nodeArgs: ['--import', ASYNC_HOOK], cwd: MARIADB_LATEST, env });
+    assert.equal(bare.code, 0, bare.stderr);
+    assert.deepEqual(run.json.shape, bare.json.shape);
+    assert.equal(await abortedFor(my.user), 0);
   } finally {
-    await pgKill(name);
+    await my.drop();
   }
 });
 
