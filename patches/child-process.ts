@@ -2,7 +2,7 @@ import type * as childProcess from 'node:child_process';
 import { basename } from 'node:path';
 import { asCall, callAs, currentCall } from '../agent/calls';
 import { guard, internalError } from '../agent/boundary';
-import { checkSend, checkStdio } from '../agent/doors';
+import { checkSend, checkStdio, type AtDoor } from '../agent/doors';
 import { announcement } from '../agent/manifest';
 import { aroundFork } from '../agent/fork-policy';
 import type { BuiltinPatch } from '../agent/patching';
@@ -31,21 +31,26 @@ interface SpawnOptions {
  */
 function watchSend(child: childProcess.ChildProcess): void {
   wrapMethod(child, 'send', (original) =>
-    function send(this: childProcess.ChildProcess, _message: unknown, handle?: unknown) {
-      const passed = handle != null ? checkSend(currentCall('ChildProcess.send'), handle, send) : undefined;
-      if (passed) {
-        guard('announce', () => {
-          const message = announcement(passed);
-          // With a callback, a closed channel's error comes to us, not to the child's 'error'.
-          if (message) original.call(this, message, undefined, {}, ignore);
-        }, undefined);
-      }
-      return original.apply(this, arguments as any);
+    // Node's send(message, handle, options, callback) takes four arguments and never reads
+    // their count: passed on as they are, with no `arguments` object made for each send.
+    function send(this: childProcess.ChildProcess, message: unknown, handle?: unknown, options?: unknown, callback?: unknown) {
+      if (handle !== null && typeof handle === 'object') announceSent(this, original, checkSend(currentCall('ChildProcess.send'), handle, send));
+      return original.call(this, message, handle, options, callback);
     },
   );
 }
 
 const ignore = (): void => undefined;
+
+/** A tracked socket let through (log mode) is announced to the child just before it is sent. */
+function announceSent(child: childProcess.ChildProcess, send: (...args: unknown[]) => unknown, passed: AtDoor | undefined): void {
+  if (!passed) return;
+  guard('announce', () => {
+    const message = announcement(passed);
+    // With a callback, a closed channel's error comes to us, not to the child's 'error'.
+    if (message) send.call(child, message, undefined, {}, ignore);
+  }, undefined);
+}
 
 /** A node command line (a fork's execArgv) with a relative mention of the agent made absolute; `args` itself when there is none. */
 function nodeArgs(args: string[]): string[] {
