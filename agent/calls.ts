@@ -15,6 +15,17 @@ export function asCall<T>(api: string, fn: () => T): T {
   }
 }
 
+/** `fn.apply(self, args)` as the public call `api`: asCall without a closure to make per call. */
+export function callAs(api: string, fn: Function, self: unknown, args: ArrayLike<unknown>): unknown {
+  if (current !== undefined) return fn.apply(self, args);
+  current = api;
+  try {
+    return fn.apply(self, args);
+  } finally {
+    current = undefined;
+  }
+}
+
 /** The public call running now, or `fallback` when it was reached another way. */
 export function currentCall(fallback: string): string {
   return current ?? fallback;

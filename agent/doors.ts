@@ -99,13 +99,22 @@ export function checkSend(api: Api, handle: unknown, skip: Function): AtDoor | u
   return passed;
 }
 
+const NONE: readonly AtDoor[] = Object.freeze([]);
+
 /**
  * The `stdio` option of every spawn: a tracked socket, or its descriptor number. Returns
  * the tracked sockets let through (log mode), for the child's manifest.
  */
-export function checkStdio(api: Api, stdio: unknown, skip: Function): AtDoor[] {
+export function checkStdio(api: Api, stdio: unknown, skip: Function): readonly AtDoor[] {
+  if (!Array.isArray(stdio) || !enabled()) return NONE;
+  // 'pipe', 'ignore', 'inherit', 'ipc', 0 to 2 (the usual stdio) cannot be a client socket:
+  // only an object or another descriptor number is looked up.
+  for (const item of stdio) if ((item !== null && typeof item === 'object') || (typeof item === 'number' && item > 2)) return socketsInStdio(api, stdio, skip);
+  return NONE;
+}
+
+function socketsInStdio(api: Api, stdio: readonly unknown[], skip: Function): readonly AtDoor[] {
   const passed: AtDoor[] = [];
-  if (!Array.isArray(stdio) || !enabled()) return passed;
   door('checkStdio', () => {
     for (const item of stdio) {
       const at = atDoor(item);

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PARENT_ENV } from './config';
+import { PARENT_ENV, type Config } from './config';
 import { guard } from './boundary';
 import { distDir } from './dist-dir';
 import { manifestOf, MANIFEST_ENV } from './manifest';
@@ -27,7 +27,16 @@ function isOurs(value: string): boolean {
   return (value.startsWith('.') || value.startsWith('/')) && resolve(value) === registerPath;
 }
 
-const quote = (path: string): string => `"${path.replace(/[\\"]/g, '\\$&')}"`;
+// A RegExp is compiled when first used, at a cost the first spawn of a process would pay:
+// run only for a path that has something to escape.
+const quote = (path: string): string => `"${path.includes('"') || path.includes('\\') ? path.replace(/[\\"]/g, '\\$&') : path}"`;
+
+/** NODE_OPTIONS' words that preload the agent. */
+const preload = (register: string): string => `--require ${quote(register)}`;
+
+// Made at start-up, where it costs next to nothing (the code cache holds what runs then),
+// rather than at the first spawn, which pays for compiling every function it is first to run.
+const PRELOAD_PAIR = `NODE_OPTIONS=${preload(registerPath)}`;
 
 /**
  * NODE_OPTIONS with the agent preloaded by its absolute path: a relative mention of it is
@@ -47,6 +56,7 @@ let lastPreload = { key: '', value: '' };
 
 function rewritePreload(nodeOptions: string | undefined, register: string): string {
   const existing = nodeOptions?.trim() ?? '';
+  if (existing === '') return preload(register);
   if (existing.includes(register) || existing.includes(quote(register).slice(1, -1))) return existing;
   let found = false;
   const rewritten = existing.replace(/(^|\s)(-r|--require|--import)(\s+|=)("?)([^\s"]+)\4(?=\s|$)/g, (all, lead: string, flag: string, sep: string, _q: string, value: string) => {
@@ -54,9 +64,7 @@ function rewritePreload(nodeOptions: string | undefined, register: string): stri
     found = true;
     return `${lead}${flag}${sep}${quote(register)}`;
   });
-  if (found) return rewritten;
-  const preload = `--require ${quote(register)}`;
-  return existing === '' ? preload : `${existing} ${preload}`;
+  return found ? rewritten : `${existing} ${preload(register)}`;
 }
 
 /** Node flags (a fork's execArgv) with a relative mention of the agent made absolute; the same array when there is none. */
@@ -75,26 +83,25 @@ export function withAbsolutePreload(flags: readonly string[]): readonly string[]
 }
 
 const VARIABLES = ['FORKSAFE_MODE', 'FORKSAFE_ON_FORK', 'FORKSAFE_PROPAGATE', 'FORKSAFE_REPORT', 'FORKSAFE_DISABLE', 'FORKSAFE_ALLOW'] as const;
+type Variable = (typeof VARIABLES)[number];
 
-/**
- * What to set in a child's environment, given what the caller put there (`get`) and the
- * tracked sockets let through to it (`passed`: in its stdio, in log mode), or
- * undefined to leave it as it is. A variable the caller set to another value than this
- * process has is the caller's choice for this child and is kept; one inherited unchanged,
- * or missing, gets the setting in force here. An explicitly empty NODE_OPTIONS keeps the
- * child free of every preload, the agent's included.
- */
-function childVariables(get: (name: string) => string | undefined, passed: readonly AtDoor[]): Map<string, string | undefined> | undefined {
-  const s = settings();
-  if (!s.propagate || s.mode === 'off') return undefined;
-  const explicit = (name: string): boolean => {
-    const v = get(name);
-    return v !== undefined && v !== process.env[name];
-  };
-  const vars = new Map<string, string | undefined>();
-  const nodeOptions = get('NODE_OPTIONS');
-  if (!(explicit('NODE_OPTIONS') && nodeOptions!.trim() === '')) vars.set('NODE_OPTIONS', withPreload(nodeOptions));
-  const ours: { [name in (typeof VARIABLES)[number]]: string | undefined } = {
+/** Every variable a child's environment gets from this process, and nothing else. */
+const OURS: ReadonlySet<string> = new Set<string>(['NODE_OPTIONS', ...VARIABLES, PARENT_ENV, MANIFEST_ENV]);
+
+/** The settings in force as a child's variables. */
+interface Passed {
+  settings: Readonly<Config>;
+  values: { readonly [name in Variable]: string | undefined };
+  /** The pairs to add to an environment that has none of our variables and no manifest to carry. */
+  pairs: readonly string[];
+}
+
+let passedOn: Passed | undefined;
+
+/** Worked out again only when the settings change (configure() makes a new object). */
+function settingsPassedOn(s: Readonly<Config>): Passed {
+  if (passedOn?.settings === s) return passedOn;
+  const values = {
     FORKSAFE_MODE: s.mode,
     FORKSAFE_ON_FORK: s.onFork,
     FORKSAFE_PROPAGATE: '1',
@@ -102,22 +109,81 @@ function childVariables(get: (name: string) => string | undefined, passed: reado
     FORKSAFE_DISABLE: s.disable.length > 0 ? s.disable.join(',') : undefined,
     FORKSAFE_ALLOW: s.allow.length > 0 ? s.allow.join(',') : undefined,
   };
-  for (const name of VARIABLES) if (!explicit(name)) vars.set(name, ours[name]);
+  const pairs = [PRELOAD_PAIR];
+  for (const name of VARIABLES) if (values[name] !== undefined) pairs.push(`${name}=${values[name]}`);
+  pairs.push(`${PARENT_ENV}=${process.pid}`);
+  passedOn = { settings: s, values, pairs };
+  return passedOn;
+}
+
+/**
+ * What to change in a child's environment, given what the caller put there (`get`) and the
+ * tracked sockets let through to it (`passed`: in its stdio, in log mode), or undefined
+ * to leave it as it is: a name mapped to undefined is removed. A variable the caller set
+ * to another value than this process has is the caller's choice for this child and is
+ * kept; one inherited unchanged, or missing, gets the setting in force here. An
+ * explicitly empty NODE_OPTIONS keeps the child free of every preload, the agent's included.
+ */
+function childVariables(get: (name: string) => string | undefined, passed: readonly AtDoor[]): Map<string, string | undefined> | undefined {
+  const s = settings();
+  if (!s.propagate || s.mode === 'off') return undefined;
+  const ours = settingsPassedOn(s).values;
+  const explicit = (name: string): boolean => {
+    const v = get(name);
+    return v !== undefined && v !== process.env[name];
+  };
+  const vars = new Map<string, string | undefined>();
+  const nodeOptions = get('NODE_OPTIONS');
+  if (!(explicit('NODE_OPTIONS') && nodeOptions!.trim() === '')) {
+    const value = withPreload(nodeOptions);
+    if (value !== nodeOptions) vars.set('NODE_OPTIONS', value);
+  }
+  for (const name of VARIABLES) {
+    const given = get(name);
+    // A pair that already holds the setting in force is left where it is.
+    if (given === ours[name] || explicit(name)) continue;
+    vars.set(name, ours[name]);
+  }
   vars.set(PARENT_ENV, String(process.pid));
   vars.set(MANIFEST_ENV, passed.length > 0 ? guard('manifestOf', () => manifestOf(passed), undefined) : undefined);
   return vars;
 }
 
-/** For ChildProcess.prototype.spawn, whose normalised options carry `envPairs` ('K=V' strings). */
+/**
+ * For ChildProcess.prototype.spawn, whose normalised options carry `envPairs` ('K=V'
+ * strings, built afresh from `options.env` or process.env by every spawn): the pairs
+ * the child gets, or `envPairs` itself when there is nothing to change.
+ */
 export function childEnvPairs(envPairs: string[], passed: readonly AtDoor[]): string[] {
+  const s = settings();
+  if (!s.propagate || s.mode === 'off') return envPairs;
+  // Looking at every pair was most of what the agent cost a spawn: they are fresh strings
+  // each time, with nothing to cache them by. One native join and search says whether any
+  // names one of our variables; usually none does, and the same pairs are added.
+  if (passed.length > 0) return rewrittenPairs(envPairs, passed);
+  const all = envPairs.join('\n');
+  if (all.includes('NODE_OPTIONS=') || all.includes('FORKSAFE_')) return rewrittenPairs(envPairs, passed);
+  return envPairs.concat(settingsPassedOn(s).pairs);
+}
+
+/** The general case: the caller's pairs that name our variables are kept or replaced one by one. */
+function rewrittenPairs(envPairs: string[], passed: readonly AtDoor[]): string[] {
   const given = new Map<string, string>();
-  for (const pair of envPairs) {
+  const at: number[] = [];
+  for (let i = 0; i < envPairs.length; i++) {
+    const pair = envPairs[i]!;
     const eq = pair.indexOf('=');
-    if (eq > 0 && !given.has(pair.slice(0, eq))) given.set(pair.slice(0, eq), pair.slice(eq + 1));
+    if (eq <= 0 || !OURS.has(pair.slice(0, eq))) continue;
+    at.push(i);
+    if (!given.has(pair.slice(0, eq))) given.set(pair.slice(0, eq), pair.slice(eq + 1));
   }
   const vars = childVariables((name) => given.get(name), passed);
   if (!vars) return envPairs;
-  const kept = envPairs.filter((p) => !vars.has(p.slice(0, p.indexOf('='))));
+  const kept = envPairs.slice();
+  for (let j = at.length - 1; j >= 0; j--) {
+    const pair = envPairs[at[j]!]!;
+    if (vars.has(pair.slice(0, pair.indexOf('=')))) kept.splice(at[j]!, 1);
+  }
   for (const [k, v] of vars) if (v !== undefined) kept.push(`${k}=${v}`);
   return kept;
 }

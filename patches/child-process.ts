@@ -1,10 +1,9 @@
 import type * as childProcess from 'node:child_process';
 import { basename } from 'node:path';
-import { asCall, currentCall } from '../agent/calls';
-import { guard } from '../agent/boundary';
-import { checkSend, checkStdio } from '../agent/doors';
+import { asCall, callAs, currentCall } from '../agent/calls';
+import { guard, internalError } from '../agent/boundary';
+import { checkSend, checkStdio, type AtDoor } from '../agent/doors';
 import { announcement } from '../agent/manifest';
-import type { AtDoor } from '../agent/doors';
 import { aroundFork } from '../agent/fork-policy';
 import type { BuiltinPatch } from '../agent/patching';
 import { childEnv, childEnvPairs, withAbsolutePreload } from '../agent/propagate';
@@ -31,40 +30,73 @@ interface SpawnOptions {
  * channel. A tracked socket let through (log mode) is announced to the child just before.
  */
 function watchSend(child: childProcess.ChildProcess): void {
-  // A child without an IPC channel has no send().
-  if (typeof child.send !== 'function') return;
   wrapMethod(child, 'send', (original) =>
-    function send(this: childProcess.ChildProcess, _message: unknown, handle?: unknown) {
-      const passed = handle != null ? checkSend(currentCall('ChildProcess.send'), handle, send) : undefined;
-      if (passed) {
-        guard('announce', () => {
-          const message = announcement(passed);
-          // With a callback, a closed channel's error comes to us, not to the child's 'error'.
-          if (message) original.call(this, message, undefined, {}, ignore);
-        }, undefined);
-      }
-      return original.apply(this, arguments as any);
+    // Node's send(message, handle, options, callback) takes four arguments and never reads
+    // their count: passed on as they are, with no `arguments` object made for each send.
+    function send(this: childProcess.ChildProcess, message: unknown, handle?: unknown, options?: unknown, callback?: unknown) {
+      if (handle !== null && typeof handle === 'object') announceSent(this, original, checkSend(currentCall('ChildProcess.send'), handle, send));
+      return original.call(this, message, handle, options, callback);
     },
   );
 }
 
 const ignore = (): void => undefined;
 
-const isNode = (file: unknown): boolean => file === process.execPath || basename(String(file)) === 'node';
+/** A tracked socket let through (log mode) is announced to the child just before it is sent. */
+function announceSent(child: childProcess.ChildProcess, send: (...args: unknown[]) => unknown, passed: AtDoor | undefined): void {
+  if (!passed) return;
+  guard('announce', () => {
+    const message = announcement(passed);
+    // With a callback, a closed channel's error comes to us, not to the child's 'error'.
+    if (message) send.call(child, message, undefined, {}, ignore);
+  }, undefined);
+}
 
-/** The options to spawn with: the child's environment and a node command line that find the agent from any cwd. */
-function childOptions(options: SpawnOptions, passed: readonly AtDoor[]): SpawnOptions {
-  let out = options;
-  if (Array.isArray(options.envPairs)) {
-    const envPairs = childEnvPairs(options.envPairs, passed);
-    if (envPairs !== options.envPairs) out = { ...out, envPairs };
+/** A node command line (a fork's execArgv) with a relative mention of the agent made absolute; `args` itself when there is none. */
+function nodeArgs(args: string[]): string[] {
+  const [argv0, ...rest] = args;
+  const flags = withAbsolutePreload(rest);
+  return flags === rest ? args : [argv0!, ...flags];
+}
+
+// Few functions and short ones on the path of every spawn: V8 compiles a function when it
+// first runs, and the first spawns of a process paid more for compiling the agent's than
+// for running them.
+/**
+ * Spawns with the child's environment and a node command line that find the agent from
+ * any cwd. They are put in the caller's options for the call and put back after it: Node
+ * itself writes into these options (their `stdio`, the IPC pairs of a fork), and copying
+ * an object of a dozen properties on every spawn cost more than the rest of the work.
+ */
+function spawnChild(child: childProcess.ChildProcess, spawn: Function, options: SpawnOptions, skip: Function): unknown {
+  const passed = checkStdio(currentCall('ChildProcess.spawn'), options.stdio, skip);
+  const { envPairs, args } = options;
+  let childPairs = envPairs;
+  let childArgs = args;
+  try {
+    if (Array.isArray(envPairs)) childPairs = childEnvPairs(envPairs, passed);
+    const file = options.file;
+    // A node command line (inline: one function less to compile at the first spawn).
+    const isNode = file === process.execPath || (typeof file === 'string' ? file.endsWith('node') && basename(file) === 'node' : basename(String(file)) === 'node');
+    if (Array.isArray(args) && isNode) childArgs = nodeArgs(args);
+  } catch (err) {
+    // The agent's own error: the child starts as the caller asked.
+    internalError('childOptions', err);
+    childPairs = envPairs;
+    childArgs = args;
   }
-  if (Array.isArray(options.args) && isNode(options.file)) {
-    const [argv0, ...rest] = options.args as string[];
-    const flags = withAbsolutePreload(rest);
-    if (flags !== rest) out = { ...out, args: [argv0, ...flags] };
+  options.envPairs = childPairs;
+  options.args = childArgs;
+  let result: unknown;
+  try {
+    result = spawn.call(child, options);
+  } finally {
+    options.envPairs = envPairs;
+    options.args = args;
   }
-  return out;
+  // A child without an IPC channel has no send().
+  if (typeof child.send === 'function') guard('watchSend', () => watchSend(child), undefined);
+  return result;
 }
 
 function optionsIndex(args: unknown[]): number {
@@ -85,23 +117,19 @@ export const childProcessPatch: BuiltinPatch = {
     wrapMethod(cp.ChildProcess.prototype, 'spawn', (original) =>
       function spawn(this: childProcess.ChildProcess, options: SpawnOptions) {
         if (!enabled() || options === null || typeof options !== 'object') return original.apply(this, arguments as any);
-        const start = () => {
-          const passed = checkStdio(currentCall('ChildProcess.spawn'), options.stdio, spawn);
-          const result = original.call(this, guard('childOptions', () => childOptions(options, passed), options));
-          guard('watchSend', () => watchSend(this), undefined);
-          return result;
-        };
         // A child with an IPC channel is a fork, even when the caller reached fork through
         // a reference taken before the agent loaded (`const { fork } = require(...)` in an
         // earlier preload): the pre-fork step runs here too, once per fork.
         const isFork = Array.isArray(options.stdio) && options.stdio.includes('ipc');
-        return isFork ? aroundFork('child_process.fork', undefined, start, () => this.pid) : start();
+        if (!isFork) return spawnChild(this, original, options, spawn);
+        return aroundFork('child_process.fork', undefined, () => spawnChild(this, original, options, spawn), () => this.pid);
       },
     );
     for (const name of NAMED) {
+      const api = `child_process.${name}`;
       wrapMethod(cp, name, (original) =>
         function named(this: unknown) {
-          return asCall(`child_process.${name}`, () => original.apply(this, arguments as any));
+          return callAs(api, original, this, arguments);
         },
       );
     }

@@ -11,9 +11,11 @@ export const processPatch: BuiltinPatch = {
   patch(proc: NodeJS.Process) {
     if (typeof proc.send !== 'function') return;
     wrapMethod(proc, 'send', (original) =>
-      function send(this: unknown, _message: unknown, handle?: unknown) {
-        if (handle != null) checkSend('process.send', handle, send);
-        return original.apply(this, arguments as any);
+      // process.send(message, handle, options, callback), as ChildProcess#send: four
+      // arguments passed on as they are, with no `arguments` object made for each send.
+      function send(this: unknown, message: unknown, handle?: unknown, options?: unknown, callback?: unknown) {
+        if (handle !== null && typeof handle === 'object') checkSend('process.send', handle, send);
+        return original.call(this, message, handle, options, callback);
       },
     );
     wrapMethod(proc, 'emit', (original) =>
