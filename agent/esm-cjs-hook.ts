@@ -14,15 +14,16 @@ import { disguise } from './wrap';
  *
  * The same hook stands in for the drivers' ES-module builds on Node 20 (`standIns`), which
  * has no in-thread hook (esm-hook.ts): where another tool has started the loader thread
- * (tsx, OpenTelemetry's or dd-trace's `--import`, any `module.register`), ours costs that
- * thread one more hook, not a thread of its own. The thread reads the package.json beside a
+ * (tsx, a loader, anything that calls `module.register`), ours costs that thread one more
+ * hook, not a thread of its own. The thread reads the package.json beside a
  * file to know it is the driver's; the main thread's bridge checks the version when the
  * stand-in runs.
  */
 
 
 // The hook runs in the loader thread; a data: URL needs no file beside the bundle. It calls
-// the next hook and only adds to CommonJS sources it was given, for the basenames it was told.
+// the next hook and only adds to CommonJS sources it was given, for the basenames it was
+// told, or stands in for the ES modules it was told (package and file).
 const HOOK_SOURCE = `
 import { readFileSync } from 'node:fs';
 let basenames = new Set();
