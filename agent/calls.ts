@@ -6,13 +6,7 @@ let current: string | undefined;
 
 /** Runs `fn` as the public call `api`, unless an outer public call is already running. */
 export function asCall<T>(api: string, fn: () => T): T {
-  if (current !== undefined) return fn();
-  current = api;
-  try {
-    return fn();
-  } finally {
-    current = undefined;
-  }
+  return callAs(api, fn, undefined, []) as T;
 }
 
 /** `fn.apply(self, args)` as the public call `api`: asCall without a closure to make per call. */

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
-import { packageJsonAt } from './packages';
+import { nearestPackageJson } from './packages';
 
 /**
  * Whether this process runs an ES-module app, the one kind that can `import` a driver's ESM
@@ -20,11 +20,7 @@ export function runsEsModules(entry: string | undefined = process.argv[1], execA
   const ext = extname(file);
   if (ext === '.mjs' || ext === '.mts') return true;
   if (ext === '.cjs' || ext === '.cts') return false;
-  for (let dir = dirname(file); ; dir = dirname(dir)) {
-    const pkg = packageJsonAt(dir) as { type?: unknown } | null;
-    if (pkg) return pkg.type === 'module';
-    if (dirname(dir) === dir) return false;
-  }
+  return nearestPackageJson(file, () => true)?.type === 'module';
 }
 
 /**

@@ -109,13 +109,10 @@ export function hookEsmLoads(basenames: readonly string[], claim: EsmClaim): (()
         const result = nextLoad(url, context);
         // Every module of the process passes here, CommonJS ones too: anything not named
         // costs a slice and a Set lookup.
-        let base = url.slice(url.lastIndexOf('/') + 1);
-        const q = base.search(/[?#]/);
-        if (q !== -1) base = base.slice(0, q);
-        if (!wanted.has(base) || result.format !== 'module' || !url.startsWith('file:')) return result;
         const at = url.search(/[?#]/);
-        if (at !== -1 && url.slice(at).includes(ORIGINAL)) return result;
         const path = at === -1 ? url : url.slice(0, at);
+        if (!wanted.has(path.slice(path.lastIndexOf('/') + 1)) || result.format !== 'module' || !url.startsWith('file:')) return result;
+        if (at !== -1 && url.slice(at).includes(ORIGINAL)) return result;
         try {
           const claimed = claim(fileURLToPath(path));
           if (!claimed) return result;

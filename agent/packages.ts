@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 export interface PackageJson {
   name?: unknown;
   version?: unknown;
+  type?: unknown;
 }
 
 // null: none, or not JSON; 'unread': read, but it named nothing the caller looked for.
@@ -37,11 +38,16 @@ export function packageJsonAt(dir: string, mentions?: readonly string[]): Packag
   return pkg === 'unread' ? null : pkg;
 }
 
-/** The name of the package a file belongs to: the nearest package.json above it with a name. */
-export function packageNameOf(file: string): string | undefined {
+/** The nearest package.json above `file` that `accept` takes, or undefined. */
+export function nearestPackageJson(file: string, accept: (pkg: PackageJson) => boolean): PackageJson | undefined {
   for (let dir = dirname(file); ; dir = dirname(dir)) {
-    const name = packageJsonAt(dir)?.name;
-    if (typeof name === 'string' && name !== '') return name;
+    const pkg = packageJsonAt(dir);
+    if (pkg && accept(pkg)) return pkg;
     if (dirname(dir) === dir) return undefined;
   }
+}
+
+/** The name of the package a file belongs to: the nearest package.json above it with a name. */
+export function packageNameOf(file: string): string | undefined {
+  return nearestPackageJson(file, (pkg) => typeof pkg.name === 'string' && pkg.name !== '')?.name as string | undefined;
 }
