@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PG, pgKill, pgSessions, readReport, ROOT, runFixture, spokeRows, stepFixture, tempDir, uniqueName, waitFor } from './helpers';
+import { PG, pgSessions, readReport, ROOT, runFixture, spokeRows, stepFixture, tempDir, waitFor, withPgApp } from './helpers';
 import pg from 'pg';
 import { startTlsProxy, type TlsProxy } from './tls-proxy';
 
@@ -20,14 +20,7 @@ function installed(app: string): string {
 }
 
 /** A fresh application_name for one test, and every session left by it killed afterwards. */
-async function withApp<T>(fn: (name: string) => Promise<T>): Promise<T> {
-  const name = uniqueName('pgjs');
-  try {
-    return await fn(name);
-  } finally {
-    await pgKill(name);
-  }
-}
+const withApp = <T>(fn: (name: string) => Promise<T>): Promise<T> => withPgApp('pgjs', fn);
 
 /** The server's sessions of this application_name by state ('active', 'idle', 'idle in transaction'). */
 async function pgStates(appName: string): Promise<Record<string, number>> {

@@ -9,7 +9,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { installedNear, runsEsModules } from '../agent/esm-app';
-import { mysqlUser, PG, pgKill, pgSessions, REGISTER, ROOT, runFixture, stepFixture, tempDir, uniqueName, waitFor } from './helpers';
+import { mysqlUser, PG, pgSessions, REGISTER, ROOT, runFixture, stepFixture, tempDir, waitFor, withPgApp } from './helpers';
 import { abortedFor, sessionIds } from './mysql-server';
 import { nodeBinary, OTHER_NODE_MAJORS } from './node-versions';
 
@@ -43,21 +43,14 @@ console.log(JSON.stringify({ again: row.v, databases: ours() }));
 process.exit(0);
 `;
 
-async function withPgApp<T>(fn: (name: string) => Promise<T>): Promise<T> {
-  const name = uniqueName('pgjs_esm');
-  try {
-    return await fn(name);
-  } finally {
-    await pgKill(name);
-  }
-}
+const withApp = <T>(fn: (name: string) => Promise<T>): Promise<T> => withPgApp('pgjs_esm', fn);
 
 for (const major of OTHER_NODE_MAJORS) {
   const node = nodeBinary(major);
 
   for (const app of ['postgres-3.3', 'postgres-latest']) {
     test(`Node ${major}, ${app}: an instance of the ESM build is listed and its socket is named by it at the doors, as the CommonJS build's is`, async () => {
-      await withPgApp(async (name) => {
+      await withApp(async (name) => {
         // Run from the app's folder, whose node_modules holds the driver, as an app is.
         const run = await runFixture('postgres/esm.mjs', { node, cwd: join(APPS, app), env: { PGJS_APP: app, PGAPPNAME: name, FORKSAFE_MODE: 'strict' } });
         assert.equal(run.code, 0, run.stderr);
@@ -67,7 +60,7 @@ for (const major of OTHER_NODE_MAJORS) {
   }
 
   test(`Node ${major}, postgres-latest ESM build: disconnectAll closes the idle connections only (server-side once settled), the transaction goes on, the instance reconnects lazily`, async () => {
-    await withPgApp(async (name) => {
+    await withApp(async (name) => {
       const run = stepFixture('postgres/esm-disconnect.mjs', { node, cwd: join(APPS, 'postgres-latest'), env: { PGJS_APP: 'postgres-latest', PGAPPNAME: name } });
       const held = await run.next();
       assert.deepEqual(held.databases, [`pool ${TARGET} 3/2/1`]);
@@ -98,7 +91,7 @@ for (const major of OTHER_NODE_MAJORS) {
       symlinkSync(join(APPS, 'postgres-latest', 'node_modules'), join(dir, 'node_modules'), 'dir');
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'esm-drizzle-app', private: true, type: 'module' }));
       writeFileSync(join(dir, 'server.js'), DRIZZLE_APP);
-      await withPgApp(async (name) => {
+      await withApp(async (name) => {
         const run = stepFixture(join(dir, 'server.js'), { node, cwd: dir, env: { PGAPPNAME: name, FORKSAFE_INDEX: join(ROOT, 'dist', 'index.js'), CHILD: join(__dirname, 'fixtures', 'detect', 'child.js') } });
         const warm = await run.next();
         assert.deepEqual(warm.databases, [`postgres pool ${TARGET} 2/2`]);
@@ -165,7 +158,7 @@ for (const major of OTHER_NODE_MAJORS) {
     const cjs = await runFixture('postgres/app.js', { node, cwd: join(APPS, 'postgres-latest'), env: { NODE_DEBUG: 'forksafe' } });
     assert.equal(cjs.code, 0, cjs.stderr);
     assert.match(cjs.stderr, /ES-module builds of the drivers are not hooked: the app is CommonJS/);
-    await withPgApp(async (name) => {
+    await withApp(async (name) => {
       // From the repository's root: its node_modules has neither (the fixture imports postgres by path).
       const esm = await runFixture('postgres/esm.mjs', { node, env: { PGJS_APP: 'postgres-latest', PGAPPNAME: name, NODE_DEBUG: 'forksafe' } });
       assert.equal(esm.code, 0, esm.stderr);
@@ -184,7 +177,7 @@ const ASYNC_HOOK = join(__dirname, 'fixtures', 'core', 'async-hook.mjs');
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'esm', 'index.mjs');
 
 test(`Node ${process.versions.node}: with no hooks thread the ESM build of postgres.js is not listed (its socket is caught at the doors by host:port), and the debug log says why`, node20, async () => {
-  await withPgApp(async (name) => {
+  await withApp(async (name) => {
     const run = await runFixture('postgres/esm.mjs', { cwd: join(APPS, 'postgres-latest'), env: { NODE_DEBUG: 'forksafe', PGAPPNAME: name, FORKSAFE_MODE: 'strict' } });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /ES-module builds of the drivers are hooked only in a module\.register\(\) hooks thread that another tool starts/);
@@ -195,7 +188,7 @@ test(`Node ${process.versions.node}: with no hooks thread the ESM build of postg
 for (const [tool, flag] of [['a plain module.register() hook', ASYNC_HOOK], ['tsx', TSX]] as const) {
   for (const app of ['postgres-3.3', 'postgres-latest']) {
     test(`Node ${process.versions.node}, ${app}, --import ${tool}: its hooks thread stands in for the ESM build, which is listed and named at the doors by its instance`, node20, async () => {
-      await withPgApp(async (name) => {
+      await withApp(async (name) => {
         const run = await runFixture('postgres/esm.mjs', { nodeArgs: ['-r', REGISTER, '--import', flag], cwd: join(APPS, app), env: { PGJS_APP: app, PGAPPNAME: name, FORKSAFE_MODE: 'strict' } });
         assert.equal(run.code, 0, run.stderr);
         assert.deepEqual(run.json, { viaImport: 1, viaRequire: 1, door: { name: 'ForkSafetyError', driver: 'postgres', target: TARGET }, after: 'after' });

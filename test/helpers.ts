@@ -155,6 +155,16 @@ export async function pgKill(appName: string): Promise<void> {
   }
 }
 
+/** Runs `fn` with a fresh pg application_name (see uniqueName), and kills that name's sessions after. */
+export async function withPgApp<T>(prefix: string, fn: (name: string) => Promise<T>): Promise<T> {
+  const name = uniqueName(prefix);
+  try {
+    return await fn(name);
+  } finally {
+    await pgKill(name);
+  }
+}
+
 export interface Stepper {
   /** The next JSON line the fixture printed (it prints one per step, then waits). */
   next(): Promise<any>;

