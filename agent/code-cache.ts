@@ -1,8 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import Module = require('node:module');
 import { basename, dirname, join } from 'node:path';
 import { Script } from 'node:vm';
-import { debug } from './boundary';
 
 // Every process of a tree starts the agent, so the compile of its 110 KB bundle is paid
 // in each of them: about 13 M of the instructions `node -e 0` spends on the agent, by
@@ -18,11 +17,13 @@ import { debug } from './boundary';
 // never meets an older build's cache. A cache that cannot be written (a read-only
 // install) costs nothing but the try.
 
+// This file runs at every start, in dist/register.js, outside the bundle and so outside
+// its cache: it holds only what loading needs. The bundle itself says how it was compiled
+// (its debug log) and writes a missing cache (code-cache-save.ts), once it has started.
+
 // Node options that take a value and cannot change a compile: the script of `-e`, the
 // preloads (whose paths differ between installs), conditions, env files, the title.
 const NOT_COMPILER_FLAGS = new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-e', '--eval', '-p', '--print', '-C', '--conditions', '--env-file', '--input-type', '--title']);
-// Cache files kept at most, the oldest removed first: flags can vary without bound.
-const MAX_CACHES = 8;
 
 /** FNV-1a of the bundle file's identity and of the flags that can change V8's compile: the cache key. */
 function cacheKey(file: string): string {
@@ -44,31 +45,17 @@ function cacheKey(file: string): string {
   return h.toString(16).padStart(8, '0');
 }
 
-/** Makes room for one more cache. Best effort: another process may be pruning too. */
-function pruneCaches(dir: string): void {
-  const caches: { path: string; mtime: number }[] = [];
-  for (const name of readdirSync(dir)) {
-    if (!name.endsWith('.bin')) continue;
-    try {
-      caches.push({ path: join(dir, name), mtime: statSync(join(dir, name)).mtimeMs });
-    } catch {
-      // removed meanwhile
-    }
-  }
-  caches.sort((a, b) => a.mtime - b.mtime);
-  for (const old of caches.slice(0, Math.max(0, caches.length - MAX_CACHES + 1))) {
-    try {
-      unlinkSync(old.path);
-    } catch {
-      // removed meanwhile
-    }
-  }
+/** How the bundle was compiled, and the cache to write for the next start if there was none to use. */
+export interface CodeCacheState {
+  /** 'used', 'none yet', 'refused by V8 (…)', or 'skipped (<error>)' when the bundle loaded by plain require. */
+  readonly compiled: string;
+  readonly cacheFile?: string;
+  /** Set when V8 had no cache to use: `createCachedData()` of it, once the start-up code has run, is the next start's cache. */
+  readonly script?: Script;
 }
 
-export interface LoadedBundle<T> {
+export interface LoadedBundle<T> extends CodeCacheState {
   readonly exports: T;
-  /** Writes the cache if it was missing or refused; call once the bundle's start-up code has run, so that its functions are in it. */
-  saveCache(): void;
 }
 
 /**
@@ -92,11 +79,9 @@ export function loadWithCodeCache<T>(file: string, parent: NodeModule, parentReq
     script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
   } catch (err) {
     // Nothing of the bundle has run yet: plain require is the way it has always loaded.
-    debug('code cache skipped (%s): the bundle loads by require', String(err));
-    return { exports: parentRequire(file) as T, saveCache() {} };
+    return { exports: parentRequire(file) as T, compiled: `skipped (${String(err)}): the bundle loads by require` };
   }
   const fresh = cachedData === undefined || script.cachedDataRejected === true;
-  debug('code cache %s: %s', cacheFile, cachedData === undefined ? 'none yet' : fresh ? 'refused by V8 (made by another build or flags)' : 'used');
   const m = new Module(file, parent);
   m.filename = file;
   const internals = Module as unknown as { _nodeModulePaths(dir: string): string[]; _cache: Record<string, NodeModule> };
@@ -112,24 +97,8 @@ export function loadWithCodeCache<T>(file: string, parent: NodeModule, parentReq
   m.loaded = true;
   return {
     exports: m.exports as T,
-    saveCache() {
-      if (!fresh) return;
-      const temporary = `${cacheFile}.${process.pid}.tmp`;
-      try {
-        mkdirSync(dirname(cacheFile), { recursive: true });
-        pruneCaches(dirname(cacheFile));
-        // A whole file or none: two processes starting at once each write their own and rename.
-        writeFileSync(temporary, script.createCachedData(), { flag: 'wx' });
-        renameSync(temporary, cacheFile);
-        debug('code cache written: %s', cacheFile);
-      } catch (err) {
-        try {
-          unlinkSync(temporary);
-        } catch {
-          // never written
-        }
-        debug('code cache not written (%s): the bundle compiles at each start', (err as NodeJS.ErrnoException).code ?? String(err));
-      }
-    },
+    cacheFile,
+    compiled: cachedData === undefined ? 'none yet' : fresh ? 'refused by V8 (made by another build or flags)' : 'used',
+    ...(fresh && { script }),
   };
 }
