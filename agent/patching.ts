@@ -192,7 +192,8 @@ export function installPatches(patches: readonly Patch[]): void {
   for (const p of patches) {
     if (!isBuiltin(p)) continue;
     const exports = p.builtin === 'process' ? process : require(`node:${p.builtin}`);
-    apply(p, exports, p.builtin);
+    // Two integrations patch `process` (the process patch, and Vitest's worker context).
+    apply(p, exports, integrationOf(p) === p.builtin ? p.builtin : `${p.builtin} (${integrationOf(p)})`);
   }
   const modules = patches.filter((p): p is ModulePatch => !isBuiltin(p));
   modulePatches = modules;

@@ -27,14 +27,17 @@ export interface ReadStack {
 // default 10) to the user's.
 const FRAMES = 50;
 
+/** Never throws (a wrapper may call it outside a guard): a locked-down Error leaves the holder empty. */
 export function captureStack(skip?: Function): StackHolder {
   const holder: StackHolder = {};
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = FRAMES;
   try {
+    Error.stackTraceLimit = FRAMES;
     Error.captureStackTrace(holder, skip);
+  } catch {
+    // A frozen Error (SES lockdown): the site reads '<unknown>'.
   } finally {
-    Error.stackTraceLimit = limit;
+    if (Error.stackTraceLimit !== limit) Error.stackTraceLimit = limit;
   }
   return holder;
 }
