@@ -47,7 +47,7 @@ function cacheKey(file: string): string {
 
 /** How the bundle was compiled, and the cache to write for the next start if there was none to use. */
 export interface CodeCacheState {
-  /** 'used', 'none yet', 'refused by V8 (…)', or 'skipped (<error>)' when the bundle loaded by plain require. */
+  /** 'used', 'none yet', 'refused by V8 (…)', or 'skipped (<error>)' when no cache could be named. */
   readonly compiled: string;
   readonly cacheFile?: string;
   /** Set when V8 had no cache to use: `createCachedData()` of it, once the start-up code has run, is the next start's cache. */
@@ -59,28 +59,33 @@ export interface LoadedBundle<T> extends CodeCacheState {
 }
 
 /**
- * Loads a CommonJS bundle that sits beside its parent as `parentRequire` would, compiled
- * from its code cache when V8 accepts it. The bundle is handed `parentRequire` itself: it
- * requires only builtins, and the agent's ESM CommonJS hook (esm-cjs-hook.ts) reads from
- * it how the parent was loaded (Node 20's ESM loader gives a file whose CommonJS source a
- * `module.register` hook returned a `require` without a cache).
+ * Loads a CommonJS bundle that sits beside its parent, compiled from its code cache when V8
+ * accepts it. The bundle is built already wrapped as Node wraps a module (`(function
+ * (exports, require, module, __filename, __dirname) { … })`, esbuild's banner and footer):
+ * the source is compiled as read, where wrapping it here would copy 120 KB into a new
+ * string at every start (about 2 M instructions, with the young collection it brings on).
+ * It is handed `parentRequire` itself: it requires only builtins, and the agent's ESM
+ * CommonJS hook (esm-cjs-hook.ts) reads from it how the parent was loaded (Node 20's ESM
+ * loader gives a file whose CommonJS source a `module.register` hook returned a `require`
+ * without a cache).
  */
 export function loadWithCodeCache<T>(file: string, parent: NodeModule, parentRequire: NodeJS.Require): LoadedBundle<T> {
-  let cacheFile: string;
+  let cacheFile: string | undefined;
   let cachedData: Buffer | undefined;
-  let script: Script;
+  let skipped: string | undefined;
   try {
     cacheFile = join(dirname(file), 'cache', `${basename(file, '.js')}-${process.version}-${process.arch}-${cacheKey(file)}.bin`);
+  } catch (err) {
+    skipped = `skipped (${String(err)}): the bundle compiles without one`;
+  }
+  if (cacheFile !== undefined) {
     try {
       cachedData = readFileSync(cacheFile);
     } catch {
       // No cache yet: compiled as usual, and written after start-up.
     }
-    script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
-  } catch (err) {
-    // Nothing of the bundle has run yet: plain require is the way it has always loaded.
-    return { exports: parentRequire(file) as T, compiled: `skipped (${String(err)}): the bundle loads by require` };
   }
+  const script = new Script(readFileSync(file, 'utf8'), { filename: file, cachedData });
   const fresh = cachedData === undefined || script.cachedDataRejected === true;
   const m = new Module(file, parent);
   m.filename = file;
@@ -89,7 +94,7 @@ export function loadWithCodeCache<T>(file: string, parent: NodeModule, parentReq
   // In require's cache as if required: a later require of the bundle finds this copy.
   internals._cache[file] = m;
   try {
-    script.runInThisContext().call(m.exports, m.exports, parentRequire, m, file, dirname(file));
+    (script.runInThisContext() as Function).call(m.exports, m.exports, parentRequire, m, file, dirname(file));
   } catch (err) {
     delete internals._cache[file];
     throw err;
@@ -97,8 +102,8 @@ export function loadWithCodeCache<T>(file: string, parent: NodeModule, parentReq
   m.loaded = true;
   return {
     exports: m.exports as T,
-    cacheFile,
-    compiled: cachedData === undefined ? 'none yet' : fresh ? 'refused by V8 (made by another build or flags)' : 'used',
-    ...(fresh && { script }),
+    compiled: skipped ?? (cachedData === undefined ? 'none yet' : fresh ? 'refused by V8 (made by another build or flags)' : 'used'),
+    ...(cacheFile !== undefined && { cacheFile }),
+    ...(cacheFile !== undefined && fresh && { script }),
   };
 }
