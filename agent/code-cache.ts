@@ -103,7 +103,7 @@ export function loadWithCodeCache<T>(file: string, parent: NodeModule, parentReq
   return {
     exports: m.exports as T,
     compiled: skipped ?? (cachedData === undefined ? 'none yet' : fresh ? 'refused by V8 (made by another build or flags)' : 'used'),
-    ...(cacheFile !== undefined && { cacheFile }),
-    ...(cacheFile !== undefined && fresh && { script }),
+    cacheFile,
+    script: fresh ? script : undefined,
   };
 }

@@ -193,7 +193,8 @@ export function installPatches(patches: readonly Patch[]): void {
     if (!isBuiltin(p)) continue;
     const exports = p.builtin === 'process' ? process : require(`node:${p.builtin}`);
     // Two integrations patch `process` (the process patch, and Vitest's worker context).
-    apply(p, exports, integrationOf(p) === p.builtin ? p.builtin : `${p.builtin} (${integrationOf(p)})`);
+    const integration = integrationOf(p);
+    apply(p, exports, integration === p.builtin ? p.builtin : `${p.builtin} (${integration})`);
   }
   const modules = patches.filter((p): p is ModulePatch => !isBuiltin(p));
   modulePatches = modules;
