@@ -152,18 +152,35 @@ function childVariables(get: (name: string) => string | undefined, passed: reado
 /**
  * For ChildProcess.prototype.spawn, whose normalised options carry `envPairs` ('K=V'
  * strings, built afresh from `options.env` or process.env by every spawn): the pairs
- * the child gets, or `envPairs` itself when there is nothing to change.
+ * the child gets, or `envPairs` itself when there is nothing to change. `env`: the
+ * caller's `options.env`, from which Node built the pairs (undefined: process.env).
  */
-export function childEnvPairs(envPairs: string[], passed: readonly AtDoor[]): string[] {
+export function childEnvPairs(envPairs: string[], passed: readonly AtDoor[], env?: unknown): string[] {
   const s = settings();
   if (!s.propagate || s.mode === 'off') return envPairs;
-  // Looking at every pair was most of what the agent cost a spawn: they are fresh strings
-  // each time, with nothing to cache them by. One native join and search says whether any
-  // names one of our variables; usually none does, and the same pairs are added.
-  if (passed.length > 0) return rewrittenPairs(envPairs, passed);
-  const all = envPairs.join('\n');
-  if (all.includes('NODE_OPTIONS=') || all.includes('FORKSAFE_')) return rewrittenPairs(envPairs, passed);
+  if (passed.length > 0 || namesOurs(envPairs, env)) return rewrittenPairs(envPairs, passed);
+  // Usually no pair names one of our variables, and the same pairs are added.
   return envPairs.concat(settingsPassedOn(s).pairs);
+}
+
+const OUR_NAMES: readonly string[] = [...OURS];
+
+/**
+ * Whether any of the pairs may name one of our variables (a false yes only costs the slow
+ * path). The pairs are fresh strings each time, with nothing to cache them by: reading
+ * each was most of what the agent cost a spawn, and one native join and search is still
+ * 14 k instructions (docs/benchmarks.md). A caller's own env object, from which Node made
+ * the pairs (a `for…in`, so prototype values too), answers for a third of that: Node
+ * skips a name whose value is undefined, and so does this. process.env is read through
+ * C++ at 2.4 k a name, so its pairs are searched instead.
+ */
+function namesOurs(envPairs: string[], env: unknown): boolean {
+  if (env !== null && typeof env === 'object' && env !== process.env) {
+    for (let i = 0; i < OUR_NAMES.length; i++) if ((env as Record<string, unknown>)[OUR_NAMES[i]!] !== undefined) return true;
+    return false;
+  }
+  const all = envPairs.join('\n');
+  return all.includes('NODE_OPTIONS=') || all.includes('FORKSAFE_');
 }
 
 /** The general case: the caller's pairs that name our variables are kept or replaced one by one. */

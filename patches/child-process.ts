@@ -23,6 +23,8 @@ interface SpawnOptions {
   args?: unknown;
   stdio?: unknown;
   envPairs?: unknown;
+  /** The caller's `env`, which Node made `envPairs` from (absent: process.env). */
+  env?: unknown;
 }
 
 /**
@@ -74,7 +76,7 @@ function spawnChild(child: childProcess.ChildProcess, spawn: Function, options: 
   let childPairs = envPairs;
   let childArgs = args;
   try {
-    if (Array.isArray(envPairs)) childPairs = childEnvPairs(envPairs, passed);
+    if (Array.isArray(envPairs)) childPairs = childEnvPairs(envPairs, passed, options.env);
     const file = options.file;
     // A node command line (inline: one function less to compile at the first spawn).
     const isNode = file === process.execPath || (typeof file === 'string' ? file.endsWith('node') && basename(file) === 'node' : basename(String(file)) === 'node');

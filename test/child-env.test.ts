@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { REGISTER, runFixture } from './helpers';
 
-test("a child's environment follows process.env, the env option, configure() and the sockets in stdio from one spawn to the next", async () => {
+test("a child's environment follows process.env, the env option (its own values, its prototype's), configure() and the sockets in stdio from one spawn to the next", async () => {
   const run = await runFixture(join('children', 'env-changes.js'));
   assert.equal(run.code, 0, run.stderr);
   const { pid, steps } = run.json;
@@ -22,6 +22,8 @@ test("a child's environment follows process.env, the env option, configure() and
   assert.deepEqual(steps.staleParent, ours('log', [`NODE_OPTIONS=${preload}`]), "another process's FORKSAFE_PARENT and manifest are not passed on");
   assert.deepEqual(steps.configured, ours('strict', [`NODE_OPTIONS=${preload}`]), 'configure() between spawns');
   assert.deepEqual(steps.valueMentionsUs, ours('strict', [`NODE_OPTIONS=${preload}`]), "another variable's value naming ours changes nothing");
+  assert.deepEqual(steps.ownEnv, ours('log', [`NODE_OPTIONS=${preload}`]), 'an env option with none of our variables');
+  assert.deepEqual(steps.prototypeNodeOptions, ours('log', [`NODE_OPTIONS=--no-warnings ${preload}`]), "NODE_OPTIONS on the env option's prototype");
   const manifest = steps.socketInStdio.find((l: string) => l.startsWith('FORKSAFE_PARENT_SOCKETS='));
   assert.ok(manifest, 'a socket in stdio: the child gets a manifest');
   const sockets = JSON.parse(manifest.slice(manifest.indexOf('=') + 1)).sockets;

@@ -3,7 +3,7 @@ import { disconnectCurve, forkOnline, forkUnderLoad } from './forks';
 import { residentMemory } from './memory';
 import { ipcSend, spawnLoop } from './processes';
 import { instructionsEsmHook } from './esm-hook';
-import { instructionsConnect, instructionsSend, instructionsSpawn, instructionsStartup } from './instructions';
+import { instructionsConnect, instructionsSend, instructionsSpawn, instructionsSpawnEnv, instructionsStartup } from './instructions';
 import { queryLoop } from './queries';
 import { reportRender } from './report';
 import { jestSuite } from './jest';
@@ -37,6 +37,7 @@ export const figures: Figure[] = [
   jestSuite,
   instructionsStartup,
   instructionsSpawn,
+  instructionsSpawnEnv,
   instructionsSend,
   instructionsConnect,
   instructionsEsmHook,

@@ -1,9 +1,10 @@
 'use strict';
 // One short loop, run once, for an instruction count under callgrind (children are not
 // counted): `--loop spawn` spawns `true` `--count` times with 10 idle pooled pg connections
-// (as spawn-loop.js), `--loop send` sends `--count` plain objects to a forked child (as
-// ipc-send.js --kind objects). `--count 0` is the same process without the loop: the
-// difference between the two is the loop's own count.
+// (as spawn-loop.js), `--loop spawn-env` the same with an environment of the caller's own
+// (`{ env: { ...process.env, JOB: i } }`, as job runners pass one), `--loop send` sends
+// `--count` plain objects to a forked child (as ipc-send.js --kind objects). `--count 0` is
+// the same process without the loop: the difference between the two is the loop's own count.
 const { spawn, fork } = require('node:child_process');
 const { join } = require('node:path');
 const { once } = require('node:events');
@@ -12,19 +13,19 @@ const { pgConfig, arg, fillPgPool, report, fail } = require('./common');
 const loop = arg('loop', 'spawn');
 const count = arg('count', 20);
 
-function spawnTrue() {
+function spawnTrue(env) {
   return new Promise((resolve, reject) => {
-    const c = spawn('true', [], { stdio: 'ignore' });
+    const c = spawn('true', [], env ? { stdio: 'ignore', env } : { stdio: 'ignore' });
     c.on('error', reject);
     c.on('exit', resolve);
   });
 }
 
 async function main() {
-  if (loop === 'spawn') {
+  if (loop === 'spawn' || loop === 'spawn-env') {
     const pool = new (require('pg').Pool)({ ...pgConfig, max: 10 });
     await fillPgPool(pool, 10);
-    for (let i = 0; i < count; i++) await spawnTrue();
+    for (let i = 0; i < count; i++) await spawnTrue(loop === 'spawn-env' ? { ...process.env, JOB: String(i) } : undefined);
     await pool.end();
   } else if (loop === 'send') {
     const child = fork(join(__dirname, 'ipc-child.js'));
@@ -37,7 +38,7 @@ async function main() {
     }
     child.send('done');
     await once(child, 'exit');
-  } else throw new Error(`--loop ${loop}: accepted values: spawn, send`);
+  } else throw new Error(`--loop ${loop}: accepted values: spawn, spawn-env, send`);
   report({ loop, count });
 }
 
