@@ -167,7 +167,7 @@ const OUR_NAMES: readonly string[] = [...OURS];
 
 /**
  * Whether any of the pairs may name one of our variables (a false yes only costs the slow
- * path). The pairs are fresh strings each time, with nothing to cache them by: reading
+ * path, which acts on those names alone). The pairs are fresh strings each time, with nothing to cache them by: reading
  * each was most of what the agent cost a spawn, and one native join and search is still
  * 14 k instructions (docs/benchmarks.md). A caller's own env object, from which Node made
  * the pairs (a `for…in`, so prototype values too), answers for a third of that: Node

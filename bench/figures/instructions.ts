@@ -135,9 +135,9 @@ function loopFigure(id: string, title: string, args: (count: number) => string[]
 // less does not decide the figure: at 20 iterations a spawn swung ±100 k by where a
 // collection fell, and a pg connect still carried its first-call costs (1.12× at 20
 // connects, 1.045× at 200, 1.073× at 1,000, where bare has warmed up and the agent's share
-// has not shrunk with it). A send is short (16 k instructions): at 2,000 sends the process
-// counts' own spread (±0.2 M) was ±0.1 k per send, as much as the agent's share; at 20,000
-// it is ±0.01 k.
+// has not shrunk with it). A send is short (16 k instructions) and the send loop's process
+// counts spread by ±2.5 M at any length (the child's reading speed decides how the parent's
+// writes queue): ±1.3 k per send at 2,000 sends, ten times the agent's share; ±0.12 k at 20,000.
 export const instructionsSpawn = loopFigure('instructions-spawn', "instructions: spawn('true') loop", (n) => workload('count-loop.js', '--loop', 'spawn', '--count', n), { quick: 5, full: 200 }, 1.02);
 export const instructionsSpawnEnv = loopFigure('instructions-spawn-env', "instructions: spawn('true', { env }) loop", (n) => workload('count-loop.js', '--loop', 'spawn-env', '--count', n), { quick: 5, full: 200 }, 1.02);
 export const instructionsSend = loopFigure('instructions-send', 'instructions: IPC send() of objects', (n) => workload('count-loop.js', '--loop', 'send', '--count', n), { quick: 200, full: 20000 }, 1.01);
