@@ -205,12 +205,20 @@ function rewrittenPairs(envPairs: string[], passed: readonly AtDoor[]): string[]
   return kept;
 }
 
-/** For the *Sync functions, which take the caller's `env` object (or process.env). */
+/**
+ * For the *Sync functions, which take the caller's `env` object (or process.env): a copy
+ * with our variables, read as Node reads an env, with a `for…in` (prototype values
+ * included, as the child would have had them without the agent). Object.entries dropped
+ * those, and on process.env (a C++ call per property) cost more: a spawnSync 589 k → 552 k
+ * instructions (docs/benchmarks.md). An object over the caller's holding only our
+ * variables reads slower still in Node's `for…in`, and over process.env V8 lists a
+ * shadowed name twice.
+ */
 export function childEnv(env: NodeJS.ProcessEnv, passed: readonly AtDoor[]): NodeJS.ProcessEnv {
   const vars = childVariables((name) => env[name], passed);
   if (!vars) return env;
   const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(env)) if (!vars.has(k)) out[k] = v;
+  for (const k in env) if (!vars.has(k)) out[k] = env[k];
   for (const [k, v] of vars) if (v !== undefined) out[k] = v;
   return out;
 }

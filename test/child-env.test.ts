@@ -24,6 +24,7 @@ test("a child's environment follows process.env, the env option (its own values,
   assert.deepEqual(steps.valueMentionsUs, ours('strict', [`NODE_OPTIONS=${preload}`]), "another variable's value naming ours changes nothing");
   assert.deepEqual(steps.ownEnv, ours('log', [`NODE_OPTIONS=${preload}`]), 'an env option with none of our variables');
   assert.deepEqual(steps.prototypeNodeOptions, ours('log', [`NODE_OPTIONS=--no-warnings ${preload}`]), "NODE_OPTIONS on the env option's prototype");
+  assert.deepEqual(steps.syncPrototype, [...ours('log', [`NODE_OPTIONS=${preload}`]), 'FROM_PROTOTYPE=yes'].sort(), "spawnSync: the env option's prototype values, ours, and no stale manifest");
   const manifest = steps.socketInStdio.find((l: string) => l.startsWith('FORKSAFE_PARENT_SOCKETS='));
   assert.ok(manifest, 'a socket in stdio: the child gets a manifest');
   const sockets = JSON.parse(manifest.slice(manifest.indexOf('=') + 1)).sockets;
