@@ -167,12 +167,12 @@ const OUR_NAMES: readonly string[] = [...OURS];
 
 /**
  * Whether any of the pairs may name one of our variables (a false yes only costs the slow
- * path, which acts on those names alone). The pairs are fresh strings each time, with nothing to cache them by: reading
- * each was most of what the agent cost a spawn, and one native join and search is still
- * 14 k instructions (docs/benchmarks.md). A caller's own env object, from which Node made
- * the pairs (a `for…in`, so prototype values too), answers for a third of that: Node
- * skips a name whose value is undefined, and so does this. process.env is read through
- * C++ at 2.4 k a name, so its pairs are searched instead.
+ * path, which acts on those names alone). The pairs are fresh strings each time, with
+ * nothing to cache them by: reading each was most of what the agent cost a spawn, and one
+ * native join and search is still 14 k instructions (docs/benchmarks.md). A caller's own
+ * env object, from which Node made the pairs (a `for…in`, so prototype values too),
+ * answers for a third of that: Node skips a name whose value is undefined, and so does
+ * this. process.env is read through C++ at 2.4 k a name, so its pairs are searched instead.
  */
 function namesOurs(envPairs: string[], env: unknown): boolean {
   if (env !== null && typeof env === 'object' && env !== process.env) {

@@ -3,7 +3,7 @@ import { disconnectCurve, forkOnline, forkUnderLoad } from './forks';
 import { residentMemory } from './memory';
 import { ipcSend, spawnLoop } from './processes';
 import { instructionsEsmHook } from './esm-hook';
-import { instructionsConnect, instructionsSend, instructionsSpawn, instructionsSpawnEnv, instructionsStartup } from './instructions';
+import { instructionsConnect, instructionsSend, instructionsSpawn, instructionsSpawnEnv, instructionsSpawnSync, instructionsStartup } from './instructions';
 import { queryLoop } from './queries';
 import { reportRender } from './report';
 import { jestSuite } from './jest';
@@ -38,6 +38,7 @@ export const figures: Figure[] = [
   instructionsStartup,
   instructionsSpawn,
   instructionsSpawnEnv,
+  instructionsSpawnSync,
   instructionsSend,
   instructionsConnect,
   instructionsEsmHook,

@@ -2,10 +2,11 @@
 // One short loop, run once, for an instruction count under callgrind (children are not
 // counted): `--loop spawn` spawns `true` `--count` times with 10 idle pooled pg connections
 // (as spawn-loop.js), `--loop spawn-env` the same with an environment of the caller's own
-// (`{ env: { ...process.env, JOB: i } }`, as job runners pass one), `--loop send` sends
+// (`{ env: { ...process.env, JOB: i } }`, as job runners pass one), `--loop spawn-sync`
+// the same with spawnSync (which takes an env object, not pairs), `--loop send` sends
 // `--count` plain objects to a forked child (as ipc-send.js --kind objects). `--count 0` is
 // the same process without the loop: the difference between the two is the loop's own count.
-const { spawn, fork } = require('node:child_process');
+const { spawn, spawnSync, fork } = require('node:child_process');
 const { join } = require('node:path');
 const { once } = require('node:events');
 const { pgConfig, arg, fillPgPool, report, fail } = require('./common');
@@ -22,10 +23,11 @@ function spawnTrue(env) {
 }
 
 async function main() {
-  if (loop === 'spawn' || loop === 'spawn-env') {
+  if (loop === 'spawn' || loop === 'spawn-env' || loop === 'spawn-sync') {
     const pool = new (require('pg').Pool)({ ...pgConfig, max: 10 });
     await fillPgPool(pool, 10);
-    for (let i = 0; i < count; i++) await spawnTrue(loop === 'spawn-env' ? { ...process.env, JOB: String(i) } : undefined);
+    if (loop === 'spawn-sync') for (let i = 0; i < count; i++) spawnSync('true', [], { stdio: 'ignore' });
+    else for (let i = 0; i < count; i++) await spawnTrue(loop === 'spawn-env' ? { ...process.env, JOB: String(i) } : undefined);
     await pool.end();
   } else if (loop === 'send') {
     const child = fork(join(__dirname, 'ipc-child.js'));
@@ -38,7 +40,7 @@ async function main() {
     }
     child.send('done');
     await once(child, 'exit');
-  } else throw new Error(`--loop ${loop}: accepted values: spawn, spawn-env, send`);
+  } else throw new Error(`--loop ${loop}: accepted values: spawn, spawn-env, spawn-sync, send`);
   report({ loop, count });
 }
 
