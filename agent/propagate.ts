@@ -124,24 +124,23 @@ function settingsPassedOn(s: Readonly<Config>): Passed {
  * kept; one inherited unchanged, or missing, gets the setting in force here. An
  * explicitly empty NODE_OPTIONS keeps the child free of every preload, the agent's included.
  */
-function childVariables(get: (name: string) => string | undefined, passed: readonly AtDoor[]): Map<string, string | undefined> | undefined {
+function childVariables(get: (name: string) => string | undefined, passed: readonly AtDoor[], fromProcessEnv = false): Map<string, string | undefined> | undefined {
   const s = settings();
   if (!s.propagate || s.mode === 'off') return undefined;
   const ours = settingsPassedOn(s).values;
-  const explicit = (name: string): boolean => {
-    const v = get(name);
-    return v !== undefined && v !== process.env[name];
-  };
+  // `v`, the caller's value, against this process's own; one read from process.env is
+  // that value (each read of process.env is a C++ call: read once, and only if needed).
+  const explicit = (name: string, v: string | undefined): boolean => !fromProcessEnv && v !== undefined && v !== process.env[name];
   const vars = new Map<string, string | undefined>();
   const nodeOptions = get('NODE_OPTIONS');
-  if (!(explicit('NODE_OPTIONS') && nodeOptions!.trim() === '')) {
+  if (!(explicit('NODE_OPTIONS', nodeOptions) && nodeOptions!.trim() === '')) {
     const value = withPreload(nodeOptions);
     if (value !== nodeOptions) vars.set('NODE_OPTIONS', value);
   }
   for (const name of VARIABLES) {
     const given = get(name);
     // A pair that already holds the setting in force is left where it is.
-    if (given === ours[name] || explicit(name)) continue;
+    if (given === ours[name] || explicit(name, given)) continue;
     vars.set(name, ours[name]);
   }
   vars.set(PARENT_ENV, String(process.pid));
@@ -215,7 +214,7 @@ function rewrittenPairs(envPairs: string[], passed: readonly AtDoor[]): string[]
  * shadowed name twice.
  */
 export function childEnv(env: NodeJS.ProcessEnv, passed: readonly AtDoor[]): NodeJS.ProcessEnv {
-  const vars = childVariables((name) => env[name], passed);
+  const vars = childVariables((name) => env[name], passed, env === process.env);
   if (!vars) return env;
   const out: NodeJS.ProcessEnv = {};
   for (const k in env) if (!vars.has(k)) out[k] = env[k];
