@@ -162,8 +162,6 @@ export function childEnvPairs(envPairs: string[], passed: readonly AtDoor[], env
   return envPairs.concat(settingsPassedOn(s).pairs);
 }
 
-const OUR_NAMES: readonly string[] = [...OURS];
-
 /**
  * Whether any of the pairs may name one of our variables (a false yes only costs the slow
  * path, which acts on those names alone). The pairs are fresh strings each time, with
@@ -175,7 +173,7 @@ const OUR_NAMES: readonly string[] = [...OURS];
  */
 function namesOurs(envPairs: string[], env: unknown): boolean {
   if (env !== null && typeof env === 'object' && env !== process.env) {
-    for (let i = 0; i < OUR_NAMES.length; i++) if ((env as Record<string, unknown>)[OUR_NAMES[i]!] !== undefined) return true;
+    for (const name of OURS) if ((env as Record<string, unknown>)[name] !== undefined) return true;
     return false;
   }
   const all = envPairs.join('\n');
